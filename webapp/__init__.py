@@ -1,0 +1,128 @@
+"""LiveGate: face login with a liveness gate.
+
+``create_app`` is the application factory used by gunicorn (``webapp:create_app()``), the
+``flask --app webapp`` CLI and the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, redirect, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import DEFAULTS
+
+SECRET_FILE = "secret_key"
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read the instance's secret key, generating it on first run.
+
+    Written to a temporary file and linked into place, so gunicorn workers starting at the
+    same moment all end up with the one key that won the race, never a half-written file.
+    """
+    path = instance / SECRET_FILE
+    if not path.exists():
+        tmp = instance / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_prefixed_env()
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livegate.sqlite'}"
+    app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["SESSION_LIFETIME_SECONDS"])
+    if int(app.config["TRUSTED_PROXIES"]) > 0:
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from webapp import extensions
+    from webapp.db import configure_engine
+
+    extensions.db.init_app(app)
+    # Batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    extensions.migrate.init_app(app, extensions.db, directory=str(migrations), render_as_batch=True, compare_type=True)
+    extensions.login_manager.init_app(app)
+    with app.app_context():
+        configure_engine(extensions.db.engine)
+
+    _register(app)
+
+    if app.config["PRELOAD_MODELS"]:
+        from webapp.runtime import EXTENSION_KEY, build_runtime
+
+        app.extensions[EXTENSION_KEY] = build_runtime(app)
+    return app
+
+
+def _register(app: Flask) -> None:
+    from webapp import security  # noqa: F401  (registers the Flask-Login user loader)
+    from webapp.admin import bp as admin_bp
+    from webapp.api import bp as api_bp
+    from webapp.cli import register_cli
+    from webapp.errors import Unauthorized, register_error_handlers
+    from webapp.extensions import login_manager
+    from webapp.health import bp as health_bp
+    from webapp.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(health_bp)
+    register_error_handlers(app)
+    register_cli(app)
+
+    @app.before_request
+    def _same_origin() -> None:
+        security.check_same_origin()
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        # The login page needs the camera; nothing may frame our pages (clickjacking).
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @login_manager.unauthorized_handler
+    def _unauthorized() -> Response:
+        if request.path.startswith("/api/"):
+            raise Unauthorized()
+        if request.path.startswith("/admin"):
+            return redirect(url_for("admin.login", next=request.path))  # type: ignore[return-value]
+        return redirect(url_for("pages.login", next=request.path))  # type: ignore[return-value]
+
+    @app.get("/favicon.ico")
+    def _favicon() -> tuple[Response, int]:
+        return jsonify({}), 204

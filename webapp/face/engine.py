@@ -7,14 +7,16 @@ cues; the descriptor is computed exactly as ``face_recognition.face_encodings`` 
 (5-point alignment, one jitter), so stored encodings are bit-identical to the library's (a test
 checks this).
 
-Models are loaded on first use, once per process (one gunicorn worker = one engine), never
-at import time, so importing the web app stays cheap and the gunicorn master holds no models.
+Models are loaded on first use, once per process (shared by every engine of the process),
+never at import time, so importing the web app stays cheap and the gunicorn master holds no
+models.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -35,8 +37,11 @@ class DetectorSettings:
 
 
 _Models = tuple[object, object, object, object]
+# dlib's detector and predictors are not re-entrant; every call into them holds this lock.
+_DLIB_LOCK = threading.Lock()
 
 
+@cache
 def _load_models() -> _Models:
     # Imported here: dlib and face_recognition_models are heavy, and importing
     # face_recognition_models needs pkg_resources (setuptools < 82; see requirements.txt).
@@ -51,17 +56,14 @@ def _load_models() -> _Models:
 
 
 class FaceEngine:
-    """Thread-safe wrapper around the dlib models (dlib objects are not re-entrant)."""
+    """Detection settings plus thread-safe access to the process's dlib models."""
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self._lock = threading.Lock()
-        self._models: _Models | None = None
+        self._lock = _DLIB_LOCK
 
     def _get_models(self) -> _Models:
-        if self._models is None:
-            self._models = _load_models()
-        return self._models
+        return _load_models()
 
     def load(self) -> None:
         """Load the models now (health checks and workers warm up with this)."""

@@ -1,0 +1,28 @@
+"""gunicorn settings for `make serve` and the Docker image (override with GUNICORN_CMD_ARGS)."""
+
+import os
+
+bind = os.environ.get("LIVEGATE_BIND", "127.0.0.1:8000")
+# One sync worker per core: each request is CPU-bound (detection, encoding, ONNX), so threads
+# would only queue behind the models' locks. ~250 MB RSS per worker with models loaded.
+workers = int(os.environ.get("LIVEGATE_WORKERS", "2"))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 10
+# The app is imported in each worker, never preloaded in the master: onnxruntime imported
+# before fork makes workers hang on SIGTERM (shared/notes/stack.md).
+preload_app = False
+control_socket_disable = True
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LIVEGATE_LOG_LEVEL", "info")
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
+    """Load the face and liveness models in each worker before it takes requests."""
+    from webapp.runtime import runtime, warm_up
+
+    with worker.wsgi.app_context():
+        rt = runtime()
+        warm_up(rt)
+        worker.log.info("models ready: %s", sorted(rt.ensemble.versions()) if rt.ensemble else "liveness unavailable")

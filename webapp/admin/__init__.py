@@ -1,0 +1,138 @@
+"""Admin pages: password sign-in, users and enrollment, the attempts audit table.
+
+Pages render server-side; actions that need the camera or file uploads call the admin JSON
+API from JavaScript with the session's CSRF token (webapp/static/js/admin.js).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from webapp.api.admin import attempt_json
+from webapp.audit import audit
+from webapp.errors import ApiError, Locked
+from webapp.extensions import db
+from webapp.login.throttle import check_password_lock
+from webapp.models import FaceTemplate, LoginAttempt, User, utcnow
+from webapp.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
+from webapp.users import create_user, find_user, template_counts
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_page(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("admin.login", next=request.path))
+        if not current_user.is_admin_session:
+            abort(403, "Admin pages need an administrator signed in with the admin password.")
+        if request.method == "POST":
+            check_csrf()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+@bp.context_processor
+def _inject() -> dict[str, Any]:
+    return {"csrf_token": csrf_token}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after sign-in (open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("admin.users")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("admin/login.html", next=request.args.get("next", ""))
+    check_csrf()
+    username = (request.form.get("username") or "").strip().lower()
+    password = request.form.get("password") or ""
+    addr = client_address()
+    try:
+        check_password_lock(username, utcnow(), current_app.config)
+    except Locked as exc:
+        audit("locked", subject=username, client_addr=addr, retry_after=exc.retry_after, method="password")
+        db.session.commit()
+        return render_template("admin/login.html", error=exc.description, next=""), 423
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if not verify_password(user.password_hash if user else None, password) or user is None or not user.is_admin:
+        audit("admin_login_failed", subject=username, client_addr=addr)
+        db.session.commit()
+        return render_template("admin/login.html", error="Wrong username or password.", next=request.form.get("next", "")), 401
+    audit("admin_login", subject=username, actor=username, client_addr=addr)
+    start_session(user, "password", addr)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    check_csrf()
+    end_session()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@admin_page
+def users() -> str:
+    counts = template_counts()
+    rows = db.session.scalars(sa.select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=rows, counts=counts)
+
+
+@bp.post("/users")
+@admin_page
+def create() -> Response:
+    try:
+        user = create_user(request.form.get("username"), request.form.get("display_name"))
+    except ApiError as exc:
+        flash(exc.description or "Could not create the user.", "error")
+        return redirect(url_for("admin.users"))
+    audit("user_created", actor=current_user.user.username, subject=user.username, client_addr=client_address())
+    db.session.commit()
+    flash(f"Created {user.username}. Now enroll their face.", "info")
+    return redirect(url_for("admin.user", username=user.username))
+
+
+@bp.get("/users/<username>")
+@admin_page
+def user(username: str) -> str:
+    try:
+        account = find_user(username)
+    except ApiError:
+        abort(404)
+    templates = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)).all()
+    return render_template("admin/user.html", account=account, templates=templates, min_frames=current_app.config["ENROLL_MIN_FRAMES"])
+
+
+@bp.get("/attempts")
+@admin_page
+def attempts() -> str:
+    username = (request.args.get("username") or "").strip().lower()
+    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(200)
+    if username:
+        query = query.where(LoginAttempt.username == username)
+    rows = [attempt_json(a) for a in db.session.scalars(query)]
+    return render_template("admin/attempts.html", attempts=rows, username=username)
+
+
+@bp.get("/attempts/<attempt_id>")
+@admin_page
+def attempt(attempt_id: str) -> str:
+    row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
+    if row is None:
+        abort(404)
+    return render_template("admin/attempt.html", attempt=attempt_json(row, frames=True))

@@ -1,0 +1,7 @@
+"""JSON API, version 1 (shared/spec/http-api.md)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from webapp.api import admin, login  # noqa: E402,F401  (routes register on import)

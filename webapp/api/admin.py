@@ -1,0 +1,263 @@
+"""Administration API: users, enrollment, attempts, and still-image checks.
+
+Callers authenticate with ``Authorization: Bearer <token>`` (CLI-issued) or an admin browser
+session signed in with the admin password; session requests that change anything must carry
+the CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, jsonify, request
+from flask_login import current_user
+
+from webapp.api import bp
+from webapp.api.uploads import part_bytes, require_multipart
+from webapp.audit import audit
+from webapp.enrollment import enroll_images, enroll_limits
+from webapp.errors import (
+    ApiError,
+    BadImage,
+    Forbidden,
+    ImageTooLarge,
+    InvalidRequest,
+    MultipleFaces,
+    NoFace,
+    Unauthorized,
+    UnknownAttempt,
+)
+from webapp.extensions import db
+from webapp.face.image import ImageError, decode_image
+from webapp.face.match import match
+from webapp.models import FaceTemplate, LoginAttempt, User
+from webapp.pipeline import score_still, single_face
+from webapp.runtime import runtime
+from webapp.security import bearer_user, check_csrf, client_address
+from webapp.template_store import stack_encodings
+from webapp.users import create_user, delete_templates, delete_user, find_user, template_counts, user_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NoTemplates(ApiError):
+    code, error, description = 409, "no_templates", "This user has no enrolled face."
+
+
+class NotEnoughGoodImages(ApiError):
+    code, error, description = 422, "not_enough_good_images", "Too few of the images were usable."
+
+
+def admin_required(view: F) -> F:
+    """Allow bearer-token admins, or admin password sessions (with CSRF on writes)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get("Authorization"):
+            user = bearer_user()
+            if user is None:
+                raise Unauthorized("The API token is not valid.")
+            if not user.is_admin:
+                raise Forbidden()
+            g.admin = user
+        elif current_user.is_authenticated:
+            if not current_user.is_admin_session:
+                raise Forbidden()
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                check_csrf()
+            g.admin = current_user.user
+        else:
+            raise Unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _actor() -> str:
+    return str(g.admin.username)
+
+
+@bp.post("/admin/users")
+@admin_required
+def admin_create_user() -> tuple[Response, int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object with username and display_name.")
+    user = create_user(body.get("username"), body.get("display_name"))
+    audit("user_created", actor=_actor(), subject=user.username, client_addr=client_address())
+    db.session.commit()
+    return jsonify(user_json(user, 0)), 201
+
+
+@bp.get("/admin/users")
+@admin_required
+def admin_list_users() -> Response:
+    counts = template_counts()
+    users = db.session.scalars(sa.select(User).order_by(User.username)).all()
+    return jsonify({"users": [user_json(u, counts.get(u.id, 0)) for u in users]})
+
+
+def _uploaded_images(field: str) -> list[bytes]:
+    require_multipart()
+    parts = request.files.getlist(field)
+    if not parts:
+        raise InvalidRequest(f"Send one or more images in the '{field}' field.")
+    cfg = current_app.config
+    if len(parts) > int(cfg["ENROLL_MAX_IMAGES"]):
+        raise InvalidRequest(f"At most {cfg['ENROLL_MAX_IMAGES']} images per request.")
+    return [part_bytes(p, int(cfg["ENROLL_MAX_BYTES"])) for p in parts]
+
+
+@bp.post("/admin/users/<username>/faces")
+@admin_required
+def admin_enroll(username: str) -> tuple[Response, int]:
+    user = find_user(username)
+    images = _uploaded_images("images")
+    source = request.form.get("source", "upload")
+    if source not in ("upload", "webcam"):
+        raise InvalidRequest("source must be 'upload' or 'webcam'.")
+    min_good = int(current_app.config["ENROLL_MIN_FRAMES"]) if source == "webcam" else 1
+    result = enroll_images(user, images, source, min_good=min_good)
+    audit("faces_enrolled", actor=_actor(), subject=user.username, client_addr=client_address(), enrolled=result.enrolled, rejected=len(result.rejected), source=source)
+    db.session.commit()
+    body = {"enrolled": result.enrolled, "rejected": result.rejected}
+    if source == "webcam" and result.enrolled == 0:
+        exc = NotEnoughGoodImages(f"Need at least {min_good} good webcam frames.")
+        resp = jsonify({"error": exc.error, "message": exc.description, **body})
+        return resp, exc.code
+    return jsonify(body), 201
+
+
+@bp.delete("/admin/users/<username>/faces")
+@admin_required
+def admin_delete_faces(username: str) -> tuple[str, int]:
+    user = find_user(username)
+    removed = delete_templates(user)
+    audit("faces_deleted", actor=_actor(), subject=user.username, client_addr=client_address(), removed=removed)
+    db.session.commit()
+    return "", 204
+
+
+@bp.delete("/admin/users/<username>")
+@admin_required
+def admin_delete_user(username: str) -> tuple[str, int]:
+    user = find_user(username)
+    if user.id == g.admin.id:
+        raise InvalidRequest("You cannot delete your own account.")
+    name = user.username
+    delete_user(user)
+    audit("user_deleted", actor=_actor(), subject=name, client_addr=client_address())
+    db.session.commit()
+    return "", 204
+
+
+def attempt_json(a: LoginAttempt, frames: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "attempt_id": a.public_id,
+        "time": a.created_at.isoformat() + "Z",
+        "finished_at": a.finished_at.isoformat() + "Z" if a.finished_at else None,
+        "username": a.username,
+        "known_user": a.user_id is not None,
+        "client_addr": a.client_addr,
+        "challenge": a.challenge,
+        "state": a.state,
+        "decision": a.state,
+        "reason": a.reason,
+        "detail": a.detail,
+        "frames": a.frames_received,
+        "scores": a.scores,
+    }
+    if frames:
+        out["frame_log"] = [
+            {"seq": f.seq, "client_seq": f.client_seq, "received_at": f.received_at.isoformat() + "Z", "faces": f.faces, "outcome": f.outcome, "signals": f.signals}
+            for f in a.frames
+        ]
+    return out
+
+
+@bp.get("/admin/attempts")
+@admin_required
+def admin_attempts() -> Response:
+    try:
+        limit = max(1, min(1000, int(request.args.get("limit", 100))))
+    except ValueError:
+        raise InvalidRequest("limit must be an integer") from None
+    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(limit)
+    username = request.args.get("username")
+    if username:
+        query = query.where(LoginAttempt.username == username.strip().lower())
+    return jsonify({"attempts": [attempt_json(a) for a in db.session.scalars(query)]})
+
+
+@bp.get("/admin/attempts/<attempt_id>")
+@admin_required
+def admin_attempt(attempt_id: str) -> Response:
+    a = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
+    if a is None:
+        raise UnknownAttempt()
+    return jsonify(attempt_json(a, frames=True))
+
+
+def _decode_still(data: bytes) -> Any:
+    try:
+        return decode_image(data, enroll_limits())
+    except ImageError as exc:
+        if exc.code == "too_large":
+            raise ImageTooLarge(str(exc)) from None
+        raise BadImage(str(exc)) from None
+
+
+@bp.post("/admin/verify")
+@admin_required
+def admin_verify() -> Response:
+    require_multipart()
+    username = request.form.get("username")
+    if not username:
+        raise InvalidRequest("Send the username field.")
+    user = find_user(username)
+    (data,) = _uploaded_images("image")[:1]
+    rgb = _decode_still(data)
+    face = single_face(rgb, runtime(), encode=True)
+    if face.reason == "no_face":
+        raise NoFace()
+    if face.reason == "multiple_faces":
+        raise MultipleFaces()
+    assert face.observation is not None and face.observation.encoding is not None
+    templates = stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all())
+    if templates.shape[0] == 0:
+        raise NoTemplates()
+    result = match(face.observation.encoding, templates, float(current_app.config["IDENTITY_TOLERANCE"]))
+    return jsonify({"match": result.match, "distance": round(result.distance, 4), "tolerance": result.tolerance})
+
+
+@bp.post("/admin/liveness")
+@admin_required
+def admin_liveness() -> Response:
+    images = _uploaded_images("images")
+    rt = runtime()
+    threshold = float(current_app.config["LIVENESS_THRESHOLD"] or rt.require_ensemble().threshold)
+    results = []
+    for index, data in enumerate(images):
+        try:
+            rgb = _decode_still(data)
+        except ApiError as exc:
+            results.append({"index": index, "live_score": None, "decision": "bad_image", "models": {}, "error": exc.error})
+            continue
+        faces, box, live = score_still(rgb, rt)
+        if live is None:
+            results.append({"index": index, "live_score": None, "decision": "no_face", "models": {}, "faces": 0})
+            continue
+        results.append(
+            {
+                "index": index,
+                "live_score": live.live_score,
+                "decision": "live" if live.live_score >= threshold else "spoof",
+                "models": live.models,
+                "faces": faces,
+                "box": box.as_list() if box else None,
+            }
+        )
+    return jsonify({"results": results, "threshold": threshold})

@@ -1,0 +1,1 @@
+"""Active liveness: challenge steps and the landmark geometry they read."""

@@ -1,0 +1,103 @@
+"""Landmark geometry for active liveness: eye opening and head pose.
+
+Inputs are dlib's 68 landmarks (iBUG 300-W numbering) in image pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# iBUG 68-point indices. "Image-left" is the subject's right side (the camera faces them).
+RIGHT_EYE = slice(36, 42)  # subject's right eye, image left
+LEFT_EYE = slice(42, 48)  # subject's left eye, image right
+_POSE_POINTS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, outer eye corners, mouth corners
+
+# A generic head in camera-style axes (x right, y down, z away from the camera), in mm,
+# adapted from the common 6-point head-pose model (nose tip at the origin). Only the shape
+# matters: solvePnP finds the rotation that best projects it onto the detected landmarks.
+_MODEL_3D = np.array(
+    [
+        (0.0, 0.0, 0.0),  # nose tip
+        (0.0, 330.0, 65.0),  # chin
+        (-225.0, -170.0, 135.0),  # image-left eye outer corner
+        (225.0, -170.0, 135.0),  # image-right eye outer corner
+        (-150.0, 150.0, 125.0),  # image-left mouth corner
+        (150.0, 150.0, 125.0),  # image-right mouth corner
+    ],
+    dtype=np.float64,
+)
+
+
+def eye_aspect_ratio(landmarks: np.ndarray) -> float:
+    """Mean eye aspect ratio of both eyes (Soukupova & Cech, 2016).
+
+    EAR = (|p2-p6| + |p3-p5|) / (2 |p1-p4|): about 0.25-0.35 for an open eye, falling towards
+    0.1 when it closes. It is scale-invariant, so distance to the camera does not matter.
+    """
+
+    def one(eye: np.ndarray) -> float:
+        vertical = np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])
+        horizontal = 2.0 * np.linalg.norm(eye[0] - eye[3])
+        return float(vertical / horizontal) if horizontal > 0 else 0.0
+
+    return (one(landmarks[RIGHT_EYE]) + one(landmarks[LEFT_EYE])) / 2.0
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head rotation in degrees. ``yaw`` > 0: the subject turned to THEIR left (the nose moves
+    towards the right of the unmirrored camera image); ``pitch`` > 0: looking up."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> HeadPose:
+    """Estimate head rotation with solvePnP against a generic 3D face.
+
+    The camera is approximated as a pinhole with focal length = image width and the principal
+    point at the centre; errors of a few degrees do not matter for "turned / not turned".
+    """
+    height, width = image_size
+    focal = float(width)
+    camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
+    image_points = landmarks[_POSE_POINTS].astype(np.float64)
+    ok, rvec, _tvec = cv2.solvePnP(_MODEL_3D, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        return HeadPose(0.0, 0.0, 0.0)
+    rot, _ = cv2.Rodrigues(rvec)
+    # Euler angles of R = Rz(roll) @ Ry(yaw) @ Rx(pitch) in camera axes (y down, z forward).
+    yaw_cam = math.degrees(math.asin(max(-1.0, min(1.0, -rot[2, 0]))))
+    pitch_cam = math.degrees(math.atan2(rot[2, 1], rot[2, 2]))
+    roll = math.degrees(math.atan2(rot[1, 0], rot[0, 0]))
+    # With y pointing down, a rotation that moves the nose to image-right has negative
+    # yaw_cam: flip so that positive means "turned to the subject's left".
+    return HeadPose(yaw=-yaw_cam, pitch=-pitch_cam, roll=roll)
+
+
+def project_model(yaw: float, pitch: float = 0.0, size: tuple[int, int] = (480, 640), scale: float = 0.3) -> np.ndarray:
+    """Landmarks (68x2) of the generic head turned by ``yaw``/``pitch`` degrees (same signs as
+    :class:`HeadPose`). Only the six pose points are meaningful; tests and tools use this to
+    produce known poses without photos."""
+    height, width = size
+    focal = float(width)
+    camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
+    rvec, _ = cv2.Rodrigues(_rotation(-yaw, -pitch))
+    tvec = np.array([0.0, 0.0, focal / scale], dtype=np.float64)
+    projected, _ = cv2.projectPoints(_MODEL_3D, rvec, tvec, camera, np.zeros(4))
+    out = np.zeros((68, 2), dtype=np.float32)
+    out[:, 0], out[:, 1] = width / 2.0, height / 2.0
+    out[_POSE_POINTS] = projected.reshape(-1, 2)
+    return out
+
+
+def _rotation(yaw_cam: float, pitch_cam: float) -> np.ndarray:
+    y, p = math.radians(yaw_cam), math.radians(pitch_cam)
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    return ry @ rx

@@ -1,0 +1,142 @@
+"""Command line: ``flask --app webapp admin ...`` and ``flask --app webapp users ...``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from webapp.audit import audit
+from webapp.enrollment import enroll_images
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models import ROLE_ADMIN, User
+from webapp.security import hash_password, issue_api_token
+from webapp.users import create_user, delete_user, find_user, template_counts
+
+admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
+users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@admin_cli.command("create")
+@click.argument("name")
+@click.option("--display-name", default=None, help="Shown in the admin pages (default: NAME).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+def admin_create(name: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create an administrator (or give an existing user the admin role and a new password)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        _fail("the password must have at least 12 characters")
+    try:
+        existing = find_user(name)
+    except ApiError:
+        existing = None
+    try:
+        if existing is None:
+            user = create_user(name, display_name or name, role=ROLE_ADMIN, password=password)
+        else:
+            existing.role = ROLE_ADMIN
+            existing.password_hash = hash_password(password)
+            user = existing
+        audit("admin_created", subject=user.username, actor="cli")
+        db.session.commit()
+    except ApiError as exc:
+        _fail(exc.description or exc.error)
+    click.echo(f"admin {user.username} ready")
+
+
+@admin_cli.command("token")
+@click.argument("name")
+@click.option("--label", default="cli", help="A note to tell tokens apart.")
+def admin_token(name: str, label: str) -> None:
+    """Print a new API token for admin NAME (shown once; only its hash is stored)."""
+    try:
+        user = find_user(name)
+    except ApiError:
+        _fail(f"no admin named {name}")
+    if not user.is_admin:
+        _fail(f"{user.username} is not an admin")
+    token = issue_api_token(user, label)
+    audit("token_created", subject=user.username, actor="cli", label=label)
+    db.session.commit()
+    click.echo(token)
+
+
+@users_cli.command("add")
+@click.argument("username")
+@click.option("--display-name", required=True)
+@click.option("--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable).")
+def users_add(username: str, display_name: str, faces: tuple[Path, ...]) -> None:
+    """Create USERNAME and enroll the given face photos."""
+    try:
+        user = create_user(username, display_name)
+    except ApiError as exc:
+        _fail(exc.description or exc.error)
+    audit("user_created", subject=user.username, actor="cli")
+    db.session.commit()
+    click.echo(f"created {user.username}")
+    if faces:
+        _enroll(user, faces)
+
+
+@users_cli.command("enroll")
+@click.argument("username")
+@click.option("--face", "faces", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def users_enroll(username: str, faces: tuple[Path, ...]) -> None:
+    """Enroll more face photos for an existing user."""
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    _enroll(user, faces)
+
+
+def _enroll(user: User, faces: tuple[Path, ...]) -> None:
+    result = enroll_images(user, [p.read_bytes() for p in faces], "cli")
+    audit("faces_enrolled", subject=user.username, actor="cli", enrolled=result.enrolled, rejected=len(result.rejected))
+    db.session.commit()
+    click.echo(f"enrolled {result.enrolled} of {len(faces)} photos for {user.username}")
+    for r in result.rejected:
+        name = faces[r["index"]].name if r["index"] is not None else "-"
+        click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
+    if result.enrolled == 0:
+        sys.exit(1)
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Users with their role and number of enrolled faces."""
+    counts = template_counts()
+    for user in db.session.scalars(sa.select(User).order_by(User.username)):
+        click.echo(f"{user.username}\t{user.role}\t{counts.get(user.id, 0)} faces\t{user.display_name}")
+
+
+@users_cli.command("delete")
+@click.argument("username")
+@click.confirmation_option(prompt="Delete this user and all their faces?")
+def users_delete(username: str) -> None:
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    delete_user(user)
+    audit("user_deleted", subject=username, actor="cli")
+    db.session.commit()
+    click.echo(f"deleted {username}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,101 @@
+"""Configuration defaults. Every threshold, limit and policy knob of the service lives here.
+
+Override order (later wins): these defaults -> ``instance/config.py`` -> the test config passed
+to ``create_app`` -> ``FLASK_*`` environment variables (``FLASK_IDENTITY_TOLERANCE=0.45``;
+values are parsed as JSON when they look like JSON, so lists and numbers work).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+DEFAULTS: dict[str, Any] = {
+    # --- storage ---------------------------------------------------------------------------
+    # None = SQLite file "livegate.sqlite" in the instance folder (set in create_app). Any
+    # SQLAlchemy URL works here (PostgreSQL for several machines is on the roadmap).
+    "SQLALCHEMY_DATABASE_URI": None,
+    # Where the ONNX liveness models and their cards live (a directory path).
+    "LIVENESS_MODEL_DIR": str(PACKAGE_DIR / "assets" / "models"),
+    # Check each model file's sha256 against its card at start-up.
+    "LIVENESS_VERIFY_MODELS": True,
+    # Load the dlib and ONNX models inside create_app. Off by default so CLI commands stay
+    # fast; gunicorn.conf.py warms each worker up instead (never in the master: onnxruntime
+    # imported before fork makes workers hang on shutdown, see shared/notes/stack.md).
+    "PRELOAD_MODELS": False,
+    # --- identity (decision policy 1) ------------------------------------------------------
+    # Stricter than face_recognition's 0.6: strangers matching is the top complaint of face
+    # login systems. Measured on face_recognition's test photos: same person 0.38, other 0.85.
+    "IDENTITY_TOLERANCE": 0.5,
+    # A frame farther than this from every template shows someone else and ends the attempt;
+    # between the two thresholds a frame is inconclusive (blur, angle) and simply not counted.
+    "IDENTITY_MISMATCH_DISTANCE": 0.6,
+    "IDENTITY_MIN_MATCHED_FRAMES": 3,
+    # --- passive liveness (decision policy 2) ----------------------------------------------
+    # None = the fused threshold written in the shipped ensemble card.
+    "LIVENESS_THRESHOLD": None,
+    # The attempt-level score is the mean over at least this many scored frames.
+    "LIVENESS_MIN_FRAMES": 5,
+    # --- active liveness (decision policy 3) -----------------------------------------------
+    # Catalogue the server draws from (CSPRNG), and how many steps per attempt. An empty
+    # catalogue turns active liveness off (passive-only mode; never the default).
+    "CHALLENGE_STEPS": ["blink", "turn_left", "turn_right"],
+    "CHALLENGE_COUNT": 2,
+    # Frames with a face at the start that set the user's own neutral eye opening and pose.
+    "CHALLENGE_BASELINE_FRAMES": 3,
+    # A step not completed within this many face frames fails the attempt (challenge_failed).
+    "CHALLENGE_STEP_MAX_FRAMES": 20,
+    # Blink: eyes count as closed below this fraction of the user's open-eye aspect ratio
+    # and open again above the reopen fraction (hysteresis against landmark jitter).
+    "BLINK_CLOSED_RATIO": 0.75,
+    "BLINK_REOPEN_RATIO": 0.9,
+    # Turns: head yaw (degrees, from solvePnP on landmarks) to count as turned, and back.
+    "TURN_YAW_DEGREES": 18.0,
+    "TURN_RETURN_DEGREES": 8.0,
+    # --- attempts --------------------------------------------------------------------------
+    "ATTEMPT_TTL_SECONDS": 60,
+    "ATTEMPT_MAX_FRAMES": 150,
+    "FRAME_INTERVAL_MS": 120,  # suggested client pacing, returned by login/start
+    # Byte-identical frames tolerated within one attempt before it ends as `replay` (a live
+    # camera never repeats a JPEG byte for byte; a frozen canvas can, once or twice).
+    "REPLAY_MAX_DUPLICATE_FRAMES": 2,
+    # --- throttling (decision policy: throttling) ------------------------------------------
+    # Consecutive failed attempts on one account that lock it, and for how long.
+    "LOCKOUT_THRESHOLD": 5,
+    "LOCKOUT_SECONDS": 900,
+    # Attempts started per client address per window. 0 disables a limit.
+    "RATE_LIMIT_ATTEMPTS": 30,
+    "RATE_LIMIT_WINDOW_SECONDS": 300,
+    # --- images ----------------------------------------------------------------------------
+    "FRAME_MAX_BYTES": 2 * 1024 * 1024,
+    "FRAME_MAX_SIDE": 1920,
+    "FRAME_MAX_PIXELS": 1920 * 1080,
+    "ENROLL_MAX_BYTES": 12 * 1024 * 1024,
+    "ENROLL_MAX_SIDE": 8000,
+    "ENROLL_MAX_PIXELS": 40_000_000,
+    "ENROLL_MAX_IMAGES": 20,
+    # Whole-request cap enforced by Werkzeug before any view runs (413).
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # --- face detection and quality --------------------------------------------------------
+    "FACE_DETECT_MAX_SIDE": 480,
+    "FACE_DETECT_MIN_SIDE": 200,
+    "FACE_DETECT_UPSAMPLE": 0,
+    "FACE_MIN_PX": 40,  # faces smaller than this are ignored (background faces, noise)
+    "ENROLL_MIN_FACE_PX": 80,
+    "ENROLL_MIN_SHARPNESS": 40.0,
+    "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],
+    "ENROLL_MIN_FRAMES": 3,  # webcam enrollment needs at least this many good frames
+    # --- sessions --------------------------------------------------------------------------
+    "SESSION_LIFETIME_SECONDS": 8 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Set True behind HTTPS (compose/production); http://127.0.0.1 needs it False.
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "livegate_session",
+    # --- misc ------------------------------------------------------------------------------
+    # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
+    "TRUSTED_PROXIES": 0,
+    "ONNX_THREADS": 1,
+}

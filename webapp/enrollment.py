@@ -1,0 +1,105 @@
+"""Enrolling faces: decide per image whether it becomes a template, and say why not.
+
+Only vectors are stored (the dlib encoding and the Siamese liveness embeddings); the photo
+itself is discarded after analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.face.image import ImageError, ImageLimits, decode_image
+from webapp.face.match import best_distance
+from webapp.models import FaceTemplate, User
+from webapp.pipeline import single_face
+from webapp.runtime import runtime
+from webapp.template_store import ENCODING_MODEL, pack_encoding, pack_refs, stack_encodings
+
+SOURCES = ("upload", "webcam", "cli")
+
+
+@dataclass
+class EnrollResult:
+    enrolled: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    template_ids: list[int] = field(default_factory=list)
+
+
+def enroll_limits() -> ImageLimits:
+    cfg = current_app.config
+    return ImageLimits(int(cfg["ENROLL_MAX_BYTES"]), int(cfg["ENROLL_MAX_PIXELS"]), int(cfg["ENROLL_MAX_SIDE"]))
+
+
+def quality_bars() -> dict[str, Any]:
+    cfg = current_app.config
+    return {
+        "min_face_px": cfg["ENROLL_MIN_FACE_PX"],
+        "min_sharpness": cfg["ENROLL_MIN_SHARPNESS"],
+        "brightness_range": cfg["ENROLL_BRIGHTNESS_RANGE"],
+    }
+
+
+def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: int = 1) -> EnrollResult:
+    """Analyse every image, then store the good ones in one transaction.
+
+    ``min_good``: webcam enrollment asks for several good frames; below that nothing is stored
+    (a single lucky frame makes a weak template). Images must also show the same person as the
+    user's existing templates and as each other, so one account cannot hold two people.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown enrollment source {source!r}")
+    rt = runtime()
+    ensemble = rt.require_ensemble()
+    mismatch = float(current_app.config["IDENTITY_MISMATCH_DISTANCE"])
+    existing = stack_encodings(
+        db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all()
+    )
+    limits, bars = enroll_limits(), quality_bars()
+    result = EnrollResult()
+    accepted: list[FaceTemplate] = []
+    for index, data in enumerate(images):
+        try:
+            rgb = decode_image(data, limits)
+        except ImageError as exc:
+            result.rejected.append({"index": index, "reason": "bad_image", "detail": str(exc)})
+            continue
+        face = single_face(rgb, rt, encode=True, quality_bars=bars)
+        if face.reason is not None:
+            detail = "; ".join(face.problems) if face.problems else {"no_face": "no face found", "multiple_faces": f"{face.faces} faces found"}.get(face.reason, "")
+            result.rejected.append({"index": index, "reason": face.reason, "detail": detail})
+            continue
+        obs = face.observation
+        assert obs is not None and obs.encoding is not None
+        known = np.vstack([existing] + [np.frombuffer(t.encoding, dtype="<f8")[None] for t in accepted])
+        if known.shape[0] and best_distance(obs.encoding, known) > mismatch:
+            result.rejected.append({"index": index, "reason": "different_person", "detail": "does not match the other faces of this user"})
+            continue
+        refs = ensemble.embed_references(rgb, obs.box)
+        accepted.append(
+            FaceTemplate(
+                user_id=user.id,
+                encoding=pack_encoding(obs.encoding),
+                encoding_model=ENCODING_MODEL,
+                source=source,
+                quality=obs.quality.score(),
+                quality_detail={"face_px": obs.quality.face_px, "sharpness": obs.quality.sharpness, "brightness": obs.quality.brightness},
+                liveness_refs=pack_refs(refs, ensemble.versions()),
+            )
+        )
+    if len(accepted) < max(1, min_good):
+        if accepted:
+            result.rejected.append({"index": None, "reason": "not_enough_good_images", "detail": f"{len(accepted)} good, need {min_good}"})
+        db.session.rollback()
+        return result
+    db.session.add_all(accepted)
+    db.session.commit()
+    result.enrolled = len(accepted)
+    result.template_ids = [t.id for t in accepted]
+    return result

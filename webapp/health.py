@@ -1,0 +1,40 @@
+"""GET /healthz: are the models and the database usable?"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify
+
+from webapp.extensions import db
+from webapp.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    rt = runtime()
+    models: dict[str, str] = {}
+    ok = True
+    try:
+        rt.engine.load()
+        models["dlib_face"] = "face_recognition_models-0.3.0"
+    except Exception:
+        models["dlib_face"] = "unavailable"
+        ok = False
+    if rt.ensemble is None:
+        models["liveness"] = "unavailable"
+        ok = False
+    else:
+        for name, model in rt.ensemble.models.items():
+            models[name] = f"{model.card.version} ({model.card.sha256[:12]})"
+        models["ensemble"] = rt.ensemble.card.version
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        database = "ok"
+    except Exception:
+        db.session.rollback()
+        database = "unavailable"
+        ok = False
+    body = {"status": "ok" if ok else "degraded", "models": models, "database": database}
+    return jsonify(body), 200 if ok else 503

@@ -1,0 +1,1 @@
+"""The login flow: attempts, frames, the decision policy, throttling."""

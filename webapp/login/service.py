@@ -1,0 +1,242 @@
+"""The login flow: start an attempt, take its frames, reach a verdict, all on the server clock.
+
+Frames are analysed outside any transaction (that is the slow part: detection, encoding,
+liveness); the result is folded into the attempt in a short transaction guarded by the
+attempt's version column, so two workers receiving frames of the same attempt at once cannot
+lose or double-count an update: the loser reloads and re-applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
+
+from webapp.audit import audit
+from webapp.challenge.steps import pick_challenge
+from webapp.errors import AttemptExpired, AttemptFinished, InvalidRequest, Locked, RateLimited, UnknownAttempt
+from webapp.extensions import db
+from webapp.login import policy as pol
+from webapp.login.state import AttemptState
+from webapp.login.throttle import check_account_lock, check_client_rate
+from webapp.models import (
+    STATE_COLLECTING,
+    STATE_DENIED,
+    STATE_GRANTED,
+    AttemptFrame,
+    FaceTemplate,
+    LoginAttempt,
+    User,
+    utcnow,
+)
+from webapp.pipeline import FrameReport, analyze_login_frame
+from webapp.runtime import runtime
+from webapp.template_store import stack_encodings, unpack_refs
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+
+
+def normalise_username(raw: Any) -> str:
+    """Usernames are case-insensitive and trimmed; refuse anything outside a safe alphabet."""
+    if not isinstance(raw, str):
+        raise InvalidRequest("username must be a string")
+    name = raw.strip().lower()
+    if not USERNAME_RE.match(name):
+        raise InvalidRequest("username must be 1-64 characters: letters, digits, . _ @ -")
+    return name
+
+
+def current_policy() -> pol.Policy:
+    ens = runtime().require_ensemble()
+    return pol.Policy.from_config(current_app.config, ens.threshold)
+
+
+def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:
+    """Create an attempt with a fresh random challenge.
+
+    An unknown username gets an attempt of exactly the same shape, which can only end
+    denied: the response never tells whether the account exists.
+    """
+    cfg = current_app.config
+    username = normalise_username(raw_username)
+    runtime().require_ensemble()  # refuse (503) before promising a challenge we cannot judge
+    now = utcnow()
+    try:
+        check_client_rate(client_addr, now, cfg)
+        check_account_lock(username, now, cfg)
+    except (RateLimited, Locked) as exc:
+        audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after)
+        db.session.commit()
+        raise
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    attempt = LoginAttempt(
+        public_id=secrets.token_urlsafe(24),
+        username=username,
+        user_id=user.id if user else None,
+        client_addr=client_addr,
+        user_agent=user_agent[:256],
+        challenge=pick_challenge(cfg["CHALLENGE_STEPS"], int(cfg["CHALLENGE_COUNT"])),
+        state=STATE_COLLECTING,
+        created_at=now,
+        expires_at=now + timedelta(seconds=int(cfg["ATTEMPT_TTL_SECONDS"])),
+        progress=AttemptState().to_json(),
+        scores={},
+    )
+    db.session.add(attempt)
+    db.session.commit()
+    return attempt
+
+
+def get_attempt(public_id: str) -> LoginAttempt:
+    attempt = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))
+    if attempt is None:
+        raise UnknownAttempt()
+    return attempt
+
+
+def _finish(attempt: LoginAttempt, verdict: pol.Verdict) -> None:
+    attempt.state = verdict.state
+    attempt.reason = verdict.reason
+    attempt.detail = (verdict.detail or "")[:256] or None
+    attempt.finished_at = utcnow()
+
+
+def ensure_open(attempt: LoginAttempt) -> None:
+    """404/409/410 checks on the server clock. An expired attempt is closed as `timeout`
+    on first touch, and keeps answering 410 afterwards."""
+    now = utcnow()
+    if attempt.state == STATE_COLLECTING and now >= attempt.expires_at:
+        state = AttemptState.from_json(attempt.progress)
+        verdict = pol.out_of_budget(state, list(attempt.challenge), current_policy(), "expired")
+        _finish(attempt, verdict)
+        db.session.commit()
+        raise AttemptExpired()
+    if attempt.state == STATE_DENIED and attempt.reason == pol.TIMEOUT and now >= attempt.expires_at:
+        raise AttemptExpired()
+    if attempt.state != STATE_COLLECTING:
+        raise AttemptFinished()
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    attempt: LoginAttempt
+    verdict: pol.Verdict
+    prompt: str
+    progress: float
+    step: str | None
+    user: User | None
+
+
+def _user_material(attempt: LoginAttempt) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The claimed user's templates and reference embeddings (empty for unknown users)."""
+    if attempt.user_id is None:
+        return stack_encodings([]), {}
+    rows = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == attempt.user_id)).all()
+    versions = runtime().require_ensemble().versions()
+    return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)
+
+
+def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(AttemptFrame.id).where(AttemptFrame.sha256 == sha256, AttemptFrame.attempt_id != attempt_id).limit(1)
+        )
+        is not None
+    )
+
+
+def submit_frame(public_id: str, data: bytes, rgb: np.ndarray, client_seq: int | None) -> FrameOutcome:
+    """Analyse one decoded frame and fold it into the attempt."""
+    attempt = get_attempt(public_id)
+    ensure_open(attempt)
+    policy = current_policy()
+    sha = hashlib.sha256(data).hexdigest()
+    replayed = _seen_elsewhere(sha, attempt.id)
+    if replayed:
+        report = FrameReport(pol.FrameFacts(sha256=sha, faces=0, seen_in_other_attempt=True), {"replayed": True})
+    else:
+        templates, refs = _user_material(attempt)
+        report = analyze_login_frame(rgb, sha, runtime(), templates, refs)
+
+    for _ in range(3):
+        try:
+            return _apply(attempt, report, client_seq, policy)
+        except StaleDataError:
+            # Another worker updated this attempt meanwhile: reload and re-apply on top.
+            db.session.rollback()
+            attempt = get_attempt(public_id)
+            ensure_open(attempt)
+    raise AttemptFinished("This login attempt is receiving frames too fast; start a new one.")
+
+
+def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, policy: pol.Policy) -> FrameOutcome:
+    cfg = current_app.config
+    state = AttemptState.from_json(attempt.progress)
+    challenge = list(attempt.challenge)
+    seq = attempt.frames_received + 1
+    now = utcnow()
+
+    verdict = pol.apply_frame(state, challenge, report.facts, seq, policy)
+    if verdict.state == STATE_COLLECTING:
+        verdict = pol.decide(state, challenge, policy)
+    if verdict.state == STATE_COLLECTING and seq >= int(cfg["ATTEMPT_MAX_FRAMES"]):
+        verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
+    if verdict.state == STATE_GRANTED and attempt.user_id is None:
+        # Unreachable by construction (no templates -> no match); kept as a hard guard.
+        verdict = pol.Verdict(STATE_DENIED, pol.NO_MATCH, "unknown user")
+
+    attempt.frames_received = seq
+    attempt.last_frame_at = now
+    attempt.progress = state.to_json()
+    attempt.scores = _summary(state)
+    outcome = "ok" if report.facts.faces == 1 else ("no_face" if report.facts.faces == 0 else "multiple_faces")
+    if report.facts.seen_in_other_attempt:
+        outcome = "replayed"
+    db.session.add(
+        AttemptFrame(
+            attempt_id=attempt.id,
+            seq=seq,
+            client_seq=client_seq,
+            received_at=now,
+            sha256=report.facts.sha256,
+            faces=report.facts.faces,
+            outcome=outcome,
+            signals=report.audit,
+        )
+    )
+    if verdict.state != STATE_COLLECTING:
+        _finish(attempt, verdict)
+    db.session.flush()  # raises StaleDataError if another worker got here first
+    user = db.session.get(User, attempt.user_id) if attempt.user_id else None
+    db.session.commit()
+    return FrameOutcome(
+        attempt=attempt,
+        verdict=verdict,
+        prompt=pol.prompt_of(state, challenge, policy, verdict, report.facts.faces),
+        progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
+        step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
+        user=user,
+    )
+
+
+def _summary(state: AttemptState) -> dict[str, Any]:
+    """Per-signal scores for the admin attempts table (never sent to the end user)."""
+    return {
+        "face_frames": state.face_frames,
+        "no_face_frames": state.no_face_frames,
+        "matched_frames": state.matched_frames,
+        "best_distance": None if state.best_distance in (None, float("inf")) else round(state.best_distance, 4),
+        "worst_distance": None if state.worst_distance in (None, float("inf")) else round(state.worst_distance, 4),
+        "live_mean": None if state.live_mean is None else round(state.live_mean, 4),
+        "live_frames": len(state.live_scores),
+        "steps_done": [s["step"] for s in state.steps_done],
+        "duplicate_frames": state.duplicate_frames,
+    }

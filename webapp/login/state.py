@@ -1,0 +1,46 @@
+"""The evolving analysis state of one login attempt, stored as JSON on the attempt row."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class AttemptState:
+    """Everything the decision needs, accumulated frame by frame.
+
+    Kept small and JSON-serialisable: it is read and written on every frame, by whichever
+    worker receives the frame.
+    """
+
+    face_frames: int = 0  # frames with exactly one usable face
+    no_face_frames: int = 0
+    # Neutral pose, collected over the first face frames (challenge baseline).
+    baseline_ears: list[float] = field(default_factory=list)
+    baseline_yaws: list[float] = field(default_factory=list)
+    baseline_px: list[int] = field(default_factory=list)
+    step_index: int = 0  # index into the attempt's challenge list
+    step_frames: int = 0  # face frames spent on the current step
+    step_progress: dict[str, Any] = field(default_factory=dict)
+    steps_done: list[dict[str, Any]] = field(default_factory=list)  # {"step", "seq"}
+    matched_frames: int = 0
+    best_distance: float | None = None
+    worst_distance: float | None = None
+    live_scores: list[float] = field(default_factory=list)
+    duplicate_frames: int = 0
+    sha_seen: list[str] = field(default_factory=list)  # sha256 prefixes of this attempt's frames
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> AttemptState:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def live_mean(self) -> float | None:
+        return sum(self.live_scores) / len(self.live_scores) if self.live_scores else None

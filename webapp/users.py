@@ -1,0 +1,63 @@
+"""Account administration used by the admin API, the admin pages and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.errors import InvalidRequest, UnknownUser, UserExists
+from webapp.extensions import db
+from webapp.login.service import normalise_username
+from webapp.models import ROLE_ADMIN, ROLE_USER, FaceTemplate, User, UserSession, utcnow
+from webapp.security import hash_password
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
+    if user is None:
+        raise UnknownUser()
+    return user
+
+
+def create_user(username: Any, display_name: Any, role: str = ROLE_USER, password: str | None = None) -> User:
+    name = normalise_username(username)
+    if not isinstance(display_name, str) or not display_name.strip() or len(display_name.strip()) > 128:
+        raise InvalidRequest("display_name must be 1-128 characters")
+    if role not in (ROLE_USER, ROLE_ADMIN):
+        raise InvalidRequest("role must be 'user' or 'admin'")
+    if db.session.scalar(sa.select(User.id).where(User.username == name)) is not None:
+        raise UserExists()
+    user = User(username=name, display_name=display_name.strip(), role=role, password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def delete_templates(user: User) -> int:
+    count = db.session.execute(sa.delete(FaceTemplate).where(FaceTemplate.user_id == user.id)).rowcount
+    db.session.commit()
+    return int(count or 0)
+
+
+def delete_user(user: User) -> None:
+    """Remove the account, its templates, tokens and sessions; login attempts stay for the
+    audit trail with the user link cleared (they keep only the claimed username)."""
+    db.session.execute(sa.update(UserSession).where(UserSession.user_id == user.id).values(revoked_at=utcnow()))
+    db.session.delete(user)
+    db.session.commit()
+
+
+def template_counts() -> dict[int, int]:
+    rows = db.session.execute(sa.select(FaceTemplate.user_id, sa.func.count(FaceTemplate.id)).group_by(FaceTemplate.user_id)).all()
+    return {int(uid): int(n) for uid, n in rows}
+
+
+def user_json(user: User, templates: int) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "templates": templates,
+        "created_at": user.created_at.isoformat() + "Z",
+    }
