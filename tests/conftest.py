@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.support import models as test_models
+from tests.support.api import ClosingClient
 from tests.support.faces import face_photo
 
 
@@ -34,6 +35,7 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = ClosingClient
     with app.app_context():
         upgrade()
     return app

@@ -7,12 +7,13 @@ client-supplied time is ever stored as a fact.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp import clock
 from webapp.extensions import db
 
 ROLE_USER = "user"
@@ -24,8 +25,8 @@ STATE_DENIED = "denied"
 
 
 def utcnow() -> datetime:
-    """Server-clock now, naive UTC (SQLite stores no zone; every column here is UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Server-clock now (indirect, so that tests moving webapp.clock also move defaults)."""
+    return clock.utcnow()
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]

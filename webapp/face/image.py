@@ -59,7 +59,7 @@ def sniff_format(data: bytes) -> str | None:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 return str(img.format) if img.format else None
-    except Image.DecompressionBombWarning:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         return "BOMB"
     except Exception:
         return None

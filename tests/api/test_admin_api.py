@@ -1,0 +1,231 @@
+"""Admin JSON API: authentication, users, enrollment, attempts, verify, liveness."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.api import post_frame, start
+from tests.support.frames import blank_jpeg, gif_bytes, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
+from tests.support.models import expected_score
+from webapp.face import CropSpec, FaceEngine, crop_face
+from webapp.face.image import encode_jpeg
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def token(app: Flask, runner: Any) -> str:
+    result = runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["admin", "token", "root"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def files(field: str, blobs: list[bytes]) -> dict[str, Any]:
+    return {field: [(io.BytesIO(b), f"img{i}.jpg", "image/jpeg") for i, b in enumerate(blobs)]}
+
+
+def create_alice(client: FlaskClient, token: str) -> None:
+    r = client.post("/api/v1/admin/users", json={"username": "alice", "display_name": "Alice"}, headers=auth(token))
+    assert r.status_code == 201, r.get_json()
+
+
+def enroll_alice(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> dict[str, Any]:
+    create_alice(client, token)
+    r = client.post("/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]), headers=auth(token))
+    assert r.status_code == 201
+    return r.get_json()
+
+
+# --- authentication ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/admin/users"),
+        ("POST", "/api/v1/admin/users"),
+        ("POST", "/api/v1/admin/users/alice/faces"),
+        ("DELETE", "/api/v1/admin/users/alice/faces"),
+        ("DELETE", "/api/v1/admin/users/alice"),
+        ("GET", "/api/v1/admin/attempts"),
+        ("POST", "/api/v1/admin/verify"),
+        ("POST", "/api/v1/admin/liveness"),
+    ],
+)
+def test_admin_endpoints_need_authentication(client: FlaskClient, token: str, method: str, path: str) -> None:
+    r = client.open(path, method=method)
+    assert (r.status_code, r.get_json()["error"]) == (401, "unauthorized")
+    bad = client.open(path, method=method, headers=auth("lg_not-a-real-token"))
+    assert bad.status_code == 401
+
+
+def test_token_is_stored_hashed(app: Flask, token: str) -> None:
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import ApiToken
+
+    with app.app_context():
+        row = db.session.scalar(sa.select(ApiToken))
+        assert row is not None and token not in (row.token_hash, row.prefix) and len(row.token_hash) == 64
+
+
+def test_admin_session_needs_csrf_for_writes(client: FlaskClient, token: str) -> None:
+    page = client.get("/admin/login")
+    csrf = _csrf_from(page.data)
+    r = client.post("/admin/login", data={"username": "root", "password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 302
+    assert client.get("/api/v1/admin/users").status_code == 200  # reads need no token
+    no_csrf = client.post("/api/v1/admin/users", json={"username": "bob", "display_name": "Bob"})
+    assert (no_csrf.status_code, no_csrf.get_json()["error"]) == (403, "csrf_failed")
+    csrf = _csrf_from(client.get("/admin/").data)
+    ok = client.post("/api/v1/admin/users", json={"username": "bob", "display_name": "Bob"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+
+
+def _csrf_from(html: bytes) -> str:
+    import re
+
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', html) or re.search(rb'name="csrf-token" content="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1).decode()
+
+
+# --- users and enrollment ----------------------------------------------------------------
+
+
+def test_create_list_and_conflict(client: FlaskClient, token: str) -> None:
+    create_alice(client, token)
+    again = client.post("/api/v1/admin/users", json={"username": "ALICE ", "display_name": "Other"}, headers=auth(token))
+    assert (again.status_code, again.get_json()["error"]) == (409, "user_exists")
+    bad = client.post("/api/v1/admin/users", json={"username": "alice2"}, headers=auth(token))
+    assert (bad.status_code, bad.get_json()["error"]) == (400, "invalid_request")
+    users = client.get("/api/v1/admin/users", headers=auth(token)).get_json()["users"]
+    assert {u["username"]: u["templates"] for u in users} == {"alice": 0, "root": 0}
+
+
+def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
+    create_alice(client, token)
+    tiny = encode_jpeg(np.ascontiguousarray(crop_face(photo_rgb("obama.jpg"), FaceEngine().detect(photo_rgb("obama.jpg"))[0], CropSpec(130, 2.0))))
+    images = [
+        photo_bytes["obama.jpg"],  # 0 good
+        blank_jpeg(),  # 1 no face
+        noisy_jpeg(side_by_side(photo_rgb("obama.jpg"), photo_rgb("biden.jpg")), 0),  # 2 two faces
+        b"not an image",  # 3 bad image
+        gif_bytes(),  # 4 unsupported format
+        tiny,  # 5 face too small
+        photo_bytes["biden.jpg"],  # 6 another person than image 0
+        photo_bytes["obama3.jpg"],  # 7 good
+    ]
+    r = client.post("/api/v1/admin/users/alice/faces", data=files("images", images), headers=auth(token))
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["enrolled"] == 2
+    assert [(x["index"], x["reason"]) for x in body["rejected"]] == [
+        (1, "no_face"),
+        (2, "multiple_faces"),
+        (3, "bad_image"),
+        (4, "bad_image"),
+        (5, "low_quality"),
+        (6, "different_person"),
+    ]
+    users = client.get("/api/v1/admin/users", headers=auth(token)).get_json()["users"]
+    assert {u["username"]: u["templates"] for u in users}["alice"] == 2
+
+
+def test_webcam_enrollment_needs_three_good_frames(client: FlaskClient, token: str) -> None:
+    create_alice(client, token)
+    frames = [noisy_jpeg(portrait("obama2.jpg"), i) for i in range(2)] + [blank_jpeg()] * 3
+    data = {**files("images", frames), "source": "webcam"}
+    r = client.post("/api/v1/admin/users/alice/faces", data=data, headers=auth(token))
+    assert (r.status_code, r.get_json()["error"]) == (422, "not_enough_good_images")
+    assert r.get_json()["enrolled"] == 0
+    frames = [noisy_jpeg(portrait("obama2.jpg"), i) for i in range(3)]
+    r = client.post("/api/v1/admin/users/alice/faces", data={**files("images", frames), "source": "webcam"}, headers=auth(token))
+    assert (r.status_code, r.get_json()["enrolled"]) == (201, 3)
+
+
+def test_enroll_unknown_user_and_no_images(client: FlaskClient, token: str) -> None:
+    r = client.post("/api/v1/admin/users/ghost/faces", data=files("images", [blank_jpeg()]), headers=auth(token))
+    assert (r.status_code, r.get_json()["error"]) == (404, "unknown_user")
+    create_alice(client, token)
+    r = client.post("/api/v1/admin/users/alice/faces", data={"source": "upload"}, headers=auth(token), content_type="multipart/form-data")
+    assert (r.status_code, r.get_json()["error"]) == (400, "invalid_request")
+
+
+def test_delete_faces_then_user(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
+    enroll_alice(client, token, photo_bytes)
+    assert client.delete("/api/v1/admin/users/alice/faces", headers=auth(token)).status_code == 204
+    users = {u["username"]: u["templates"] for u in client.get("/api/v1/admin/users", headers=auth(token)).get_json()["users"]}
+    assert users["alice"] == 0
+    assert client.delete("/api/v1/admin/users/alice", headers=auth(token)).status_code == 204
+    assert client.delete("/api/v1/admin/users/alice", headers=auth(token)).status_code == 404
+    assert client.delete("/api/v1/admin/users/root", headers=auth(token)).status_code == 400  # not yourself
+
+
+# --- attempts, verify, liveness ----------------------------------------------------------
+
+
+def test_attempts_list_shows_scores_to_admins_only(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
+    enroll_alice(client, token, photo_bytes)
+    attempt_id = start(client, "alice").get_json()["attempt_id"]
+    end_user_view = post_frame(client, attempt_id, noisy_jpeg(portrait("obama2.jpg"), 1)).get_json()
+    assert "scores" not in end_user_view and "distance" not in str(end_user_view)
+    start(client, "nobody")
+    listing = client.get("/api/v1/admin/attempts?username=alice&limit=5", headers=auth(token)).get_json()["attempts"]
+    assert len(listing) == 1
+    a = listing[0]
+    assert a["username"] == "alice" and a["client_addr"] == "127.0.0.1" and a["decision"] == "collecting"
+    assert a["scores"]["matched_frames"] == 1 and 0 < a["scores"]["best_distance"] < 0.5
+    assert a["scores"]["live_mean"] is not None
+    everything = client.get("/api/v1/admin/attempts", headers=auth(token)).get_json()["attempts"]
+    assert {x["username"] for x in everything} == {"alice", "nobody"}
+    detail = client.get(f"/api/v1/admin/attempts/{attempt_id}", headers=auth(token)).get_json()
+    assert detail["frame_log"][0]["outcome"] == "ok" and "distance" in detail["frame_log"][0]["signals"]
+    assert client.get("/api/v1/admin/attempts?limit=abc", headers=auth(token)).status_code == 400
+
+
+def test_verify_matches_the_same_person_only(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
+    enroll_alice(client, token, photo_bytes)
+
+    def verify(image: bytes, username: str = "alice") -> Any:
+        return client.post("/api/v1/admin/verify", data={"username": username, **files("image", [image])}, headers=auth(token))
+
+    same = verify(photo_bytes["obama2.jpg"]).get_json()
+    assert same["match"] is True and same["distance"] < same["tolerance"] == 0.5
+    other = verify(photo_bytes["biden.jpg"]).get_json()
+    assert other["match"] is False and other["distance"] > 0.6
+    assert verify(blank_jpeg()).get_json()["error"] == "no_face"
+    two = verify(noisy_jpeg(side_by_side(photo_rgb("obama.jpg"), photo_rgb("biden.jpg")), 0))
+    assert (two.status_code, two.get_json()["error"]) == (400, "multiple_faces")
+    assert verify(b"junk").get_json()["error"] == "bad_image"
+    assert verify(photo_bytes["obama2.jpg"], "ghost").status_code == 404
+
+
+def test_liveness_scores_each_image_like_a_login_frame(client: FlaskClient, token: str) -> None:
+    live_frame = portrait("obama2.jpg")
+    images = [encode_jpeg(live_frame, 95), blank_jpeg(), encode_jpeg(swap_red_blue(live_frame), 95), b"junk"]
+    r = client.post("/api/v1/admin/liveness", data=files("images", images), headers=auth(token))
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert [x["index"] for x in results] == [0, 1, 2, 3]
+    assert [x["decision"] for x in results] == ["live", "no_face", "spoof", "bad_image"]
+    assert set(results[0]["models"]) == {"redblue"}
+    # The score is the model's formula on the service's own crop of that frame.
+    from webapp.face.image import decode_image, ImageLimits
+
+    decoded = decode_image(images[0], ImageLimits(10**7, 10**7, 10**4))
+    box = FaceEngine().detect(decoded)[0]
+    assert results[0]["live_score"] == pytest.approx(expected_score(crop_face(decoded, box, CropSpec(64, 1.2))), abs=1e-4)

@@ -1,0 +1,65 @@
+"""Small helpers for driving the HTTP API from tests."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from webapp.challenge.steps import FaceSignals
+
+
+def start(client: FlaskClient, username: str = "alice") -> TestResponse:
+    return client.post("/api/v1/login/start", json={"username": username})
+
+
+def post_frame(client: FlaskClient, attempt_id: str, data: bytes, seq: int | None = None, mimetype: str = "image/jpeg") -> TestResponse:
+    form: dict[str, object] = {"frame": (io.BytesIO(data), "frame.jpg", mimetype)}
+    if seq is not None:
+        form["seq"] = str(seq)
+    return client.post(f"/api/v1/login/{attempt_id}/frames", data=form, content_type="multipart/form-data")
+
+
+def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) -> int:
+    """Create a user and enroll photos through the domain functions (no admin auth needed)."""
+    from webapp.enrollment import enroll_images
+    from webapp.users import create_user
+
+    with app.app_context():
+        user = create_user(username, display_name)
+        return enroll_images(user, images, "cli").enrolled
+
+
+def scripted_signals(challenge: list[str], baseline: int = 3) -> Iterator[FaceSignals]:
+    """Landmark signals of a user who follows the prompts: neutral, then each step done."""
+    neutral = FaceSignals(ear=0.3, yaw=0.0, pitch=0.0, face_px=150)
+    for _ in range(baseline):
+        yield neutral
+    for step in challenge:
+        if step == "blink":
+            yield FaceSignals(ear=0.1, yaw=0.0, pitch=0.0, face_px=150)
+        elif step == "turn_left":
+            yield FaceSignals(ear=0.3, yaw=30.0, pitch=0.0, face_px=150)
+        elif step == "turn_right":
+            yield FaceSignals(ear=0.3, yaw=-30.0, pitch=0.0, face_px=150)
+        yield neutral
+    while True:
+        yield neutral
+
+
+class ClosingClient(FlaskClient):
+    """Flask's test client, closing the request body it built after each request.
+
+    Werkzeug's test client spools multipart bodies over 500 KB to a temporary file and leaves
+    it open; with warnings as errors that surfaces as a ResourceWarning in a later test.
+    """
+
+    def open(self, *args: object, **kwargs: object) -> TestResponse:  # type: ignore[override]
+        response = super().open(*args, **kwargs)  # type: ignore[arg-type]
+        stream = response.request.environ.get("wsgi.input")
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+        return response

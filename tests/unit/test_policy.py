@@ -1,0 +1,171 @@
+"""The decision policy (shared/spec/decision-policy.md) as pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+
+from webapp.challenge.steps import FaceSignals
+from webapp.login import policy as pol
+from webapp.login.state import AttemptState
+
+POLICY = pol.Policy(live_threshold=0.5)
+_sha = (hashlib.sha256(str(i).encode()).hexdigest() for i in itertools.count())
+
+
+def frame(distance: float = 0.3, live: float = 0.9, ear: float = 0.3, yaw: float = 0.0, faces: int = 1, sha: str | None = None) -> pol.FrameFacts:
+    signals = FaceSignals(ear=ear, yaw=yaw, pitch=0.0, face_px=150) if faces == 1 else None
+    return pol.FrameFacts(sha256=sha or next(_sha), faces=faces, distance=distance if faces == 1 else None, live_score=live if faces == 1 else None, signals=signals)
+
+
+def run(challenge: list[str], frames: list[pol.FrameFacts], policy: pol.Policy = POLICY) -> tuple[pol.Verdict, AttemptState]:
+    state = AttemptState()
+    verdict = pol.COLLECTING
+    for seq, f in enumerate(frames, 1):
+        verdict = pol.apply_frame(state, challenge, f, seq, policy)
+        if verdict.state == "collecting":
+            verdict = pol.decide(state, challenge, policy)
+        if verdict.state != "collecting":
+            break
+    return verdict, state
+
+
+def many(n: int, **kw: float) -> list[pol.FrameFacts]:
+    """n distinct frames (distinct bytes) with the same signals."""
+    return [frame(**kw) for _ in range(n)]  # type: ignore[arg-type]
+
+
+def baseline() -> list[pol.FrameFacts]:
+    return many(3)
+
+
+def blink() -> list[pol.FrameFacts]:
+    return [frame(ear=0.1), frame(ear=0.3)]
+
+
+def left() -> list[pol.FrameFacts]:
+    return [frame(yaw=25), frame(yaw=1)]
+
+
+def right() -> list[pol.FrameFacts]:
+    return [frame(yaw=-25), frame(yaw=-1)]
+
+
+def test_grant_after_baseline_and_steps_in_order() -> None:
+    verdict, state = run(["blink", "turn_left"], baseline() + blink() + left())
+    assert verdict.state == "granted"
+    assert [s["step"] for s in state.steps_done] == ["blink", "turn_left"]
+    assert state.matched_frames == 7
+
+
+def test_steps_out_of_order_do_not_count() -> None:
+    # Turning left first, while the challenge asks for a blink first, does nothing.
+    verdict, state = run(["blink", "turn_left"], baseline() + left() + many(3))
+    assert verdict.state == "collecting"
+    assert state.step_index == 0
+
+
+def test_still_face_fails_the_challenge_after_the_step_budget() -> None:
+    verdict, state = run(["turn_right"], baseline() + many(40))
+    assert verdict == pol.Verdict("denied", "challenge_failed", verdict.detail)
+    assert state.face_frames == 3 + POLICY.step_max_frames
+
+
+def test_someone_else_is_denied_at_once() -> None:
+    verdict, _ = run(["blink"], baseline() + [frame(distance=0.8)] + blink())
+    assert (verdict.state, verdict.reason) == ("denied", "no_match")
+
+
+def test_unknown_user_has_infinite_distance_and_is_denied() -> None:
+    verdict, _ = run(["blink"], [frame(distance=float("inf"))])
+    assert verdict.reason == "no_match"
+
+
+def test_inconclusive_distance_is_not_counted_but_not_fatal() -> None:
+    verdict, state = run(["blink"], many(3, distance=0.55) + blink())
+    assert verdict.state == "collecting"
+    assert state.matched_frames == 2 and state.step_index == 1  # only the two blink frames matched
+    verdict, state = run(["blink"], many(3, distance=0.55) + blink() + many(3))
+    assert verdict.state == "granted"
+
+
+def test_two_faces_deny() -> None:
+    verdict, _ = run(["blink"], baseline() + [frame(faces=2)])
+    assert verdict.reason == "multiple_faces"
+
+
+def test_frames_without_face_are_ignored() -> None:
+    verdict, state = run(["blink"], many(10, faces=0) + baseline() + blink())
+    assert verdict.state == "granted"
+    assert state.no_face_frames == 10
+
+
+def test_low_live_score_denies_as_spoof_once_evidence_is_complete() -> None:
+    frames = [frame(live=0.2) for _ in range(3)] + [frame(ear=0.1, live=0.2), frame(live=0.2)]
+    verdict, _ = run(["blink"], frames)
+    assert (verdict.state, verdict.reason) == ("denied", "spoof")
+
+
+def test_live_threshold_is_on_the_mean() -> None:
+    lives = [0.9, 0.9, 0.3, 0.3, 0.3]  # mean 0.54 >= 0.5
+    frames = [frame(live=v) for v in lives[:3]] + [frame(ear=0.1, live=lives[3]), frame(live=lives[4])]
+    assert run(["blink"], frames)[0].state == "granted"
+    strict = pol.Policy(live_threshold=0.6)
+    assert run(["blink"], frames, strict)[0].reason == "spoof"
+
+
+def test_byte_identical_frames_beyond_the_allowance_are_replay() -> None:
+    same = "ab" * 32
+    frames = [frame(sha=same) for _ in range(POLICY.max_duplicate_frames + 2)]
+    verdict, state = run(["blink"], frames)
+    assert verdict.reason == "replay"
+    assert state.duplicate_frames == POLICY.max_duplicate_frames + 1
+
+
+def test_frame_seen_in_another_attempt_is_replay() -> None:
+    f = pol.FrameFacts(sha256="cd" * 32, faces=0, seen_in_other_attempt=True)
+    assert run(["blink"], [f])[0].reason == "replay"
+
+
+def test_passive_only_mode_needs_identity_and_liveness() -> None:
+    verdict, _ = run([], many(4))
+    assert verdict.state == "collecting"  # live_min_frames = 5
+    verdict, _ = run([], many(5))
+    assert verdict.state == "granted"
+
+
+@pytest.mark.parametrize(
+    ("frames", "challenge", "cause", "reason"),
+    [
+        ([], ["blink"], "frame_cap", "no_face"),
+        (baseline() + many(5), ["blink"], "frame_cap", "challenge_failed"),
+        (many(3, distance=0.55) + blink() + [frame(distance=0.55)] * 3, ["blink"], "frame_cap", "no_match"),
+        (baseline(), ["blink"], "expired", "timeout"),
+        ([], ["blink"], "expired", "timeout"),
+    ],
+)
+def test_out_of_budget_reason(frames: list[pol.FrameFacts], challenge: list[str], cause: str, reason: str) -> None:
+    _, state = run(challenge, frames)
+    verdict = pol.out_of_budget(state, challenge, POLICY, cause)
+    assert (verdict.state, verdict.reason) == ("denied", reason)
+
+
+def test_progress_grows_and_prompts_follow_the_step() -> None:
+    challenge = ["turn_left"]
+    state = AttemptState()
+    seen = []
+    for seq, f in enumerate(baseline() + left(), 1):
+        pol.apply_frame(state, challenge, f, seq, POLICY)
+        seen.append(pol.progress_of(state, challenge, POLICY))
+        if seq == 3:
+            assert pol.current_step(state, challenge, POLICY) == "turn_left"
+            assert "left" in pol.prompt_of(state, challenge, POLICY, pol.COLLECTING, 1)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert "can't see" in pol.prompt_of(state, challenge, POLICY, pol.COLLECTING, 0)
+
+
+def test_state_round_trips_through_json() -> None:
+    _, state = run(["blink", "turn_right"], baseline() + blink() + right()[:1])
+    assert AttemptState.from_json(state.to_json()) == state
