@@ -1,0 +1,73 @@
+"""The models shipped in webapp/assets/models: loadable by the service, small, documented, sane."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.frames import photo_rgb
+from webapp.face import FaceEngine
+from webapp.liveness import load_ensemble
+from webapp.liveness.card import load_json
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "webapp" / "assets" / "models"
+
+pytestmark = pytest.mark.realmodels
+
+
+def test_every_member_is_shipped_small_and_matches_its_card() -> None:
+    ensemble = load_ensemble(MODELS_DIR)  # verifies each file's sha256 against its card
+    assert ensemble.models
+    for model in ensemble.models.values():
+        assert model.card.model_path.stat().st_size < 2_000_000
+        assert 0.0 < model.card.threshold < 1.0
+    assert 0.0 < ensemble.threshold < 1.0
+
+
+def test_cards_state_data_metrics_and_limits() -> None:
+    ensemble = load_ensemble(MODELS_DIR)
+    for model in ensemble.models.values():
+        raw = load_json(model.card.model_path.with_suffix(".json"))
+        assert raw["limits"] and any("mask" in limit for limit in raw["limits"])
+        assert raw["training"]["split"].startswith("by set")
+        metrics = raw["metrics"]
+        assert metrics, f"{model.name}: no metrics in its card"
+        for block in metrics.values():
+            for key in ("bpcer", "apcer_max", "acer"):
+                assert 0.0 <= block[key] <= 1.0, (model.name, key)
+
+
+def test_onnx_input_matches_the_card() -> None:
+    import onnxruntime as ort
+
+    for model in load_ensemble(MODELS_DIR).models.values():
+        sess = ort.InferenceSession(str(model.card.model_path), providers=["CPUExecutionProvider"])
+        shape = sess.get_inputs()[0].shape
+        assert shape[1:] == [model.card.input.size, model.card.input.size, 3]
+
+
+def test_real_photo_scores_are_probabilities_and_deterministic() -> None:
+    ensemble = load_ensemble(MODELS_DIR)
+    engine = FaceEngine()
+    for name in ("obama.jpg", "biden.jpg"):
+        rgb = photo_rgb(name)
+        (box,) = engine.detect(rgb)
+        refs = {k: v[None] for k, v in ensemble.embed_references(rgb, box).items()}
+        first = ensemble.score_face(rgb, box, refs)
+        again = ensemble.score_face(rgb, box, refs)
+        assert 0.0 <= first.live_score <= 1.0 and not math.isnan(first.live_score)
+        assert first == again
+        assert set(first.models) == set(ensemble.models)
+
+
+def test_a_flat_grey_square_is_not_a_confident_live_face() -> None:
+    # No texture, no face: whatever the models say, it must not be a certain "live".
+    ensemble = load_ensemble(MODELS_DIR)
+    grey = np.full((200, 200, 3), 128, np.uint8)
+    from webapp.face import Box
+
+    score = ensemble.score_face(grey, Box(50, 50, 150, 150))
+    assert score.live_score < 0.99
