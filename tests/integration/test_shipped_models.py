@@ -1,0 +1,125 @@
+"""The service with the models it ships: real ONNX liveness models, real dlib face models,
+real photos (face_recognition's test images)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import make_app
+from tests.support.api import post_frame, start
+from tests.support.faces import face_photo
+from tests.support.frames import blank_jpeg, noisy_jpeg, portrait
+from webapp.config import DEFAULTS
+from webapp.liveness import load_cards, load_ensemble
+
+pytestmark = pytest.mark.realmodels
+MODEL_DIR = Path(DEFAULTS["LIVENESS_MODEL_DIR"])
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def real_app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path, MODEL_DIR)
+
+
+@pytest.fixture
+def real_client(real_app: Flask) -> FlaskClient:
+    return real_app.test_client()
+
+
+@pytest.fixture
+def token(real_app: Flask) -> str:
+    runner = real_app.test_cli_runner()
+    assert runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
+    return runner.invoke(args=["admin", "token", "root"]).output.strip()
+
+
+@pytest.fixture
+def alice(real_app: Flask) -> None:
+    result = real_app.test_cli_runner().invoke(
+        args=["users", "add", "alice", "--display-name", "Alice", "--face", str(face_photo("obama.jpg")), "--face", str(face_photo("obama3.jpg"))]
+    )
+    assert result.exit_code == 0 and "enrolled 2 of 2" in result.output, result.output
+
+
+def test_every_shipped_card_matches_its_model() -> None:
+    cards = load_cards(MODEL_DIR)
+    ensemble = json.loads((MODEL_DIR / "ensemble.json").read_text())
+    assert {m["model"] for m in ensemble["members"]} <= set(cards)
+    assert 0.0 < ensemble["threshold"] < 1.0
+    for card in cards.values():
+        card.verify_file()
+        assert card.model_path.stat().st_size < 8 * 1024 * 1024
+        metrics = card.metrics.get("validation", {})
+        for key in ("apcer_max", "bpcer", "acer"):
+            assert 0.0 <= metrics[key] <= 1.0, (card.name, key)
+        assert card.training, card.name
+
+
+def test_ensemble_scores_real_crops_in_range() -> None:
+    import numpy as np
+
+    from webapp.face import FaceEngine
+
+    ensemble = load_ensemble(MODEL_DIR)
+    frame = portrait("obama2.jpg")
+    box = FaceEngine().detect(frame)[0]
+    score = ensemble.score_face(frame, box)
+    assert 0.0 <= score.live_score <= 1.0
+    assert set(score.models) <= set(ensemble.models) and score.models
+    again = ensemble.score_face(frame, box)
+    assert again == score  # deterministic
+    assert not np.isnan(score.live_score)
+
+
+def test_health_reports_the_shipped_models(real_client: FlaskClient) -> None:
+    body = real_client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    members = [m["model"] for m in json.loads((MODEL_DIR / "ensemble.json").read_text())["members"]]
+    assert set(members) <= set(body["models"])
+
+
+def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, alice: None) -> None:
+    attempt_id = start(real_client, "alice").get_json()["attempt_id"]
+    frame = portrait("obama2.jpg")
+    states = []
+    for seq in range(30):
+        r = post_frame(real_client, attempt_id, noisy_jpeg(frame, seq), seq + 1)
+        if r.status_code != 200:
+            states.append((r.status_code, r.get_json()["error"]))
+            break
+        body = r.get_json()
+        states.append((body["state"], body["reason"]))
+        if body["state"] != "collecting":
+            break
+    assert states[-1][0] == "denied", states
+    assert states[-1][1] in ("challenge_failed", "spoof", "replay")
+    assert real_client.get("/api/v1/me").status_code == 401
+
+
+def test_admin_verify_and_liveness(real_client: FlaskClient, alice: None, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def verify(name: str) -> Any:
+        data = {"username": "alice", "image": (io.BytesIO(face_photo(name).read_bytes()), name, "image/jpeg")}
+        return real_client.post("/api/v1/admin/verify", data=data, headers=headers).get_json()
+
+    assert verify("obama2.jpg")["match"] is True
+    other = verify("biden.jpg")
+    assert other["match"] is False and other["distance"] > other["tolerance"]
+
+    images = [face_photo("obama2.jpg").read_bytes(), blank_jpeg(), face_photo("biden.jpg").read_bytes()]
+    data = {"images": [(io.BytesIO(b), f"{i}.jpg", "image/jpeg") for i, b in enumerate(images)]}
+    results = real_client.post("/api/v1/admin/liveness", data=data, headers=headers).get_json()["results"]
+    assert [r["index"] for r in results] == [0, 1, 2]
+    assert results[1]["decision"] == "no_face"
+    for r in (results[0], results[2]):
+        assert r["decision"] in ("live", "spoof") and 0.0 <= r["live_score"] <= 1.0
+        assert set(r["models"]) and all(0.0 <= v <= 1.0 for v in r["models"].values())
