@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-dev lint typecheck bench browser-deps clean
+.PHONY: serve run test install install-dev lint typecheck bench browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,10 @@ install: $(VENV)/.serve-installed
 install-dev: $(VENV)/.dev-installed
 
 # Set up and serve on http://127.0.0.1:8000 (SQLite and a generated secret in instance/).
-serve: $(VENV)/.serve-installed
+serve: $(VENV)/.serve-installed run
+
+# Serve without checking the installation (the Docker image installs at build time).
+run:
 	$(BIN)/flask --app webapp db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py "webapp:create_app()"
 

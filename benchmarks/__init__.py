@@ -1,0 +1,1 @@
+"""Speed measurements (not tests: nothing here asserts on time)."""

@@ -1,0 +1,83 @@
+"""Real-browser fixtures: Debian's chromium driven by Playwright, the app on a live port.
+
+Chromium is found on PATH (apt packages chromium + chromium-driver; .ci/run installs them);
+where it is absent the browser tests skip and say so. Playwright never downloads a browser
+here: it launches that binary through executable_path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver; .ci/run does)")
+    return path
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_for(chromium_path: str) -> Iterator[object]:
+    """A function that launches chromium with a given Y4M file as its camera."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = []
+
+        def launch(camera: Path) -> object:
+            browser = pw.chromium.launch(
+                executable_path=chromium_path,
+                args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"],
+            )
+            launched.append(browser)
+            return browser
+
+        yield launch
+        for browser in launched:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

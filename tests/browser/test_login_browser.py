@@ -1,0 +1,91 @@
+"""The login page in a real browser: camera from a Y4M file, frames to the server, the
+server's prompts on screen, and a final decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.browser.conftest import LiveServer
+from tests.conftest import make_app
+from tests.support.faces import face_photo
+from tests.support.frames import face_crop, photo_rgb, webcam_frame
+from tests.support.y4m import write_y4m
+from webapp.config import DEFAULTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.realmodels]
+
+
+def still_photo_camera(path: Path, photo: str, seconds: int = 3, fps: int = 15) -> Path:
+    """A camera pointed at a still photo: the same picture with sensor noise in every frame."""
+    base = webcam_frame(face_crop(photo_rgb(photo), size=440, scale=2.6), 640, 480)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(base.astype(np.int16) + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8) for _ in range(seconds * fps)]
+    return write_y4m(path, frames, fps)
+
+
+def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_for: Any, artifacts: Path) -> None:
+    app = make_app(tmp_path, DEFAULTS["LIVENESS_MODEL_DIR"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "add",
+            "alice",
+            "--display-name",
+            "Alice",
+            "--face",
+            str(face_photo("obama.jpg")),
+            "--face",
+            str(face_photo("obama3.jpg")),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    camera = still_photo_camera(tmp_path / "still.y4m", "obama2.jpg")
+
+    with LiveServer(app) as server:
+        browser = browser_for(camera)
+        page = browser.new_page()
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(msg.text))
+        page.goto(f"{server.url}/login")
+        page.fill("#username", "alice")
+        page.click("#start")
+        prompts: set[str] = set()
+        # The page shows the server's prompts while frames stream, then the decision.
+        for _ in range(120):
+            text = page.inner_text("#prompt")
+            prompts.add(text)
+            if page.get_attribute("#login", "data-state") == "denied":
+                break
+            page.wait_for_timeout(250)
+        page.screenshot(path=str(artifacts / "browser-login-still-photo-denied.png"))
+        state = page.get_attribute("#login", "data-state")
+        reason = page.get_attribute("#login", "data-reason")
+        final_prompt = page.inner_text("#prompt")
+        progress = float(page.get_attribute("#progress", "value") or page.evaluate("document.getElementById('progress').value"))
+
+    assert state == "denied", (prompts, console)
+    assert reason in ("challenge_failed", "spoof", "replay")
+    assert final_prompt.startswith("Sign-in failed")
+    assert any(
+        p in prompts
+        for p in (
+            "Look straight at the camera.",
+            "Blink slowly.",
+            "Turn your head slowly to your left.",
+            "Turn your head slowly to your right.",
+        )
+    )
+    assert 0.0 < progress < 1.0
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from webapp.extensions import db
+        from webapp.models import LoginAttempt
+
+        attempt = db.session.scalar(sa.select(LoginAttempt))
+        assert attempt is not None and attempt.frames_received >= 5 and attempt.state == "denied"
+        assert attempt.scores["matched_frames"] >= 3  # it was alice's face, just not alive
