@@ -12,7 +12,17 @@ from webapp.models import ApiToken, FaceTemplate, User
 
 def test_users_add_enrolls_faces(app: Flask, runner: Any) -> None:
     result = runner.invoke(
-        args=["users", "add", "alice", "--display-name", "Alice", "--face", str(face_photo("obama.jpg")), "--face", str(face_photo("obama3.jpg"))]
+        args=[
+            "users",
+            "add",
+            "alice",
+            "--display-name",
+            "Alice",
+            "--face",
+            str(face_photo("obama.jpg")),
+            "--face",
+            str(face_photo("obama3.jpg")),
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "enrolled 2 of 2" in result.output

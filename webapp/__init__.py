@@ -17,6 +17,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.config import DEFAULTS
 
 SECRET_FILE = "secret_key"
+# Only our own scripts and styles; camera frames are blob: URLs; no one may frame us.
+_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 def _instance_secret(instance: Path) -> str:
@@ -81,7 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from webapp import security  # noqa: F401  (registers the Flask-Login user loader)
+    from webapp import security
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.cli import register_cli
@@ -107,10 +118,7 @@ def _register(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        )
+        resp.headers.setdefault("Content-Security-Policy", _CSP)
         if request.path.startswith("/api/"):
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

@@ -77,7 +77,9 @@ def admin_token(name: str, label: str) -> None:
 @users_cli.command("add")
 @click.argument("username")
 @click.option("--display-name", required=True)
-@click.option("--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable).")
+@click.option(
+    "--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable)."
+)
 def users_add(username: str, display_name: str, faces: tuple[Path, ...]) -> None:
     """Create USERNAME and enroll the given face photos."""
     try:

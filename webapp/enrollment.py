@@ -58,9 +58,7 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
     rt = runtime()
     ensemble = rt.require_ensemble()
     mismatch = float(current_app.config["IDENTITY_MISMATCH_DISTANCE"])
-    existing = stack_encodings(
-        db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all()
-    )
+    existing = stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all())
     limits, bars = enroll_limits(), quality_bars()
     result = EnrollResult()
     accepted: list[FaceTemplate] = []
@@ -72,7 +70,11 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
             continue
         face = single_face(rgb, rt, encode=True, quality_bars=bars)
         if face.reason is not None:
-            detail = "; ".join(face.problems) if face.problems else {"no_face": "no face found", "multiple_faces": f"{face.faces} faces found"}.get(face.reason, "")
+            detail = (
+                "; ".join(face.problems)
+                if face.problems
+                else {"no_face": "no face found", "multiple_faces": f"{face.faces} faces found"}.get(face.reason, "")
+            )
             result.rejected.append({"index": index, "reason": face.reason, "detail": detail})
             continue
         obs = face.observation

@@ -41,9 +41,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     password_hash: Mapped[str | None] = mapped_column(sa.String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    templates: Mapped[list[FaceTemplate]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
+    templates: Mapped[list[FaceTemplate]] = relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def is_admin(self) -> bool:

@@ -87,7 +87,9 @@ def single_face(rgb: np.ndarray, rt: Runtime, encode: bool = True, quality_bars:
     obs = rt.engine.observe(rgb, boxes[0], encode=encode)
     if quality_bars is not None:
         problems = obs.quality.problems(
-            int(quality_bars["min_face_px"]), float(quality_bars["min_sharpness"]), tuple(quality_bars["brightness_range"])  # type: ignore[arg-type]
+            int(quality_bars["min_face_px"]),
+            float(quality_bars["min_sharpness"]),
+            tuple(quality_bars["brightness_range"]),  # type: ignore[arg-type]
         )
         if problems:
             return StillFace("low_quality", obs, 1, tuple(problems))

@@ -50,7 +50,9 @@ def build_runtime(app: Flask) -> Runtime:
     errors: dict[str, str] = {}
     ensemble = None
     try:
-        ensemble = load_ensemble(Path(cfg["LIVENESS_MODEL_DIR"]), threads=int(cfg["ONNX_THREADS"]), verify=bool(cfg["LIVENESS_VERIFY_MODELS"]))
+        ensemble = load_ensemble(
+            Path(cfg["LIVENESS_MODEL_DIR"]), threads=int(cfg["ONNX_THREADS"]), verify=bool(cfg["LIVENESS_VERIFY_MODELS"])
+        )
     except (CardError, OSError, KeyError) as exc:
         errors["liveness"] = str(exc)
         log.error("liveness models unavailable: %s", exc)

@@ -43,7 +43,9 @@ def create_alice(client: FlaskClient, token: str) -> None:
 
 def enroll_alice(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> dict[str, Any]:
     create_alice(client, token)
-    r = client.post("/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]), headers=auth(token))
+    r = client.post(
+        "/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]), headers=auth(token)
+    )
     assert r.status_code == 201
     return r.get_json()
 
@@ -118,7 +120,9 @@ def test_create_list_and_conflict(client: FlaskClient, token: str) -> None:
 
 def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     create_alice(client, token)
-    tiny = encode_jpeg(np.ascontiguousarray(crop_face(photo_rgb("obama.jpg"), FaceEngine().detect(photo_rgb("obama.jpg"))[0], CropSpec(130, 2.0))))
+    tiny = encode_jpeg(
+        np.ascontiguousarray(crop_face(photo_rgb("obama.jpg"), FaceEngine().detect(photo_rgb("obama.jpg"))[0], CropSpec(130, 2.0)))
+    )
     images = [
         photo_bytes["obama.jpg"],  # 0 good
         blank_jpeg(),  # 1 no face
@@ -224,7 +228,7 @@ def test_liveness_scores_each_image_like_a_login_frame(client: FlaskClient, toke
     assert [x["decision"] for x in results] == ["live", "no_face", "spoof", "bad_image"]
     assert set(results[0]["models"]) == {"redblue"}
     # The score is the model's formula on the service's own crop of that frame.
-    from webapp.face.image import decode_image, ImageLimits
+    from webapp.face.image import ImageLimits, decode_image
 
     decoded = decode_image(images[0], ImageLimits(10**7, 10**7, 10**4))
     box = FaceEngine().detect(decoded)[0]

@@ -44,7 +44,17 @@ def token(real_app: Flask) -> str:
 @pytest.fixture
 def alice(real_app: Flask) -> None:
     result = real_app.test_cli_runner().invoke(
-        args=["users", "add", "alice", "--display-name", "Alice", "--face", str(face_photo("obama.jpg")), "--face", str(face_photo("obama3.jpg"))]
+        args=[
+            "users",
+            "add",
+            "alice",
+            "--display-name",
+            "Alice",
+            "--face",
+            str(face_photo("obama.jpg")),
+            "--face",
+            str(face_photo("obama3.jpg")),
+        ]
     )
     assert result.exit_code == 0 and "enrolled 2 of 2" in result.output, result.output
 

@@ -15,9 +15,17 @@ POLICY = pol.Policy(live_threshold=0.5)
 _sha = (hashlib.sha256(str(i).encode()).hexdigest() for i in itertools.count())
 
 
-def frame(distance: float = 0.3, live: float = 0.9, ear: float = 0.3, yaw: float = 0.0, faces: int = 1, sha: str | None = None) -> pol.FrameFacts:
+def frame(
+    distance: float = 0.3, live: float = 0.9, ear: float = 0.3, yaw: float = 0.0, faces: int = 1, sha: str | None = None
+) -> pol.FrameFacts:
     signals = FaceSignals(ear=ear, yaw=yaw, pitch=0.0, face_px=150) if faces == 1 else None
-    return pol.FrameFacts(sha256=sha or next(_sha), faces=faces, distance=distance if faces == 1 else None, live_score=live if faces == 1 else None, signals=signals)
+    return pol.FrameFacts(
+        sha256=sha or next(_sha),
+        faces=faces,
+        distance=distance if faces == 1 else None,
+        live_score=live if faces == 1 else None,
+        signals=signals,
+    )
 
 
 def run(challenge: list[str], frames: list[pol.FrameFacts], policy: pol.Policy = POLICY) -> tuple[pol.Verdict, AttemptState]:
@@ -74,7 +82,7 @@ def test_still_face_fails_the_challenge_after_the_step_budget() -> None:
 
 
 def test_someone_else_is_denied_at_once() -> None:
-    verdict, _ = run(["blink"], baseline() + [frame(distance=0.8)] + blink())
+    verdict, _ = run(["blink"], [*baseline(), frame(distance=0.8), *blink()])
     assert (verdict.state, verdict.reason) == ("denied", "no_match")
 
 
@@ -92,7 +100,7 @@ def test_inconclusive_distance_is_not_counted_but_not_fatal() -> None:
 
 
 def test_two_faces_deny() -> None:
-    verdict, _ = run(["blink"], baseline() + [frame(faces=2)])
+    verdict, _ = run(["blink"], [*baseline(), frame(faces=2)])
     assert verdict.reason == "multiple_faces"
 
 

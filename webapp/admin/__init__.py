@@ -114,7 +114,9 @@ def user(username: str) -> str:
         account = find_user(username)
     except ApiError:
         abort(404)
-    templates = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)).all()
+    templates = db.session.scalars(
+        sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
+    ).all()
     return render_template("admin/user.html", account=account, templates=templates, min_frames=current_app.config["ENROLL_MIN_FRAMES"])
 
 

@@ -121,7 +121,15 @@ def admin_enroll(username: str) -> tuple[Response, int]:
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
     min_good = int(current_app.config["ENROLL_MIN_FRAMES"]) if source == "webcam" else 1
     result = enroll_images(user, images, source, min_good=min_good)
-    audit("faces_enrolled", actor=_actor(), subject=user.username, client_addr=client_address(), enrolled=result.enrolled, rejected=len(result.rejected), source=source)
+    audit(
+        "faces_enrolled",
+        actor=_actor(),
+        subject=user.username,
+        client_addr=client_address(),
+        enrolled=result.enrolled,
+        rejected=len(result.rejected),
+        source=source,
+    )
     db.session.commit()
     body = {"enrolled": result.enrolled, "rejected": result.rejected}
     if source == "webcam" and result.enrolled == 0:
@@ -172,7 +180,14 @@ def attempt_json(a: LoginAttempt, frames: bool = False) -> dict[str, Any]:
     }
     if frames:
         out["frame_log"] = [
-            {"seq": f.seq, "client_seq": f.client_seq, "received_at": f.received_at.isoformat() + "Z", "faces": f.faces, "outcome": f.outcome, "signals": f.signals}
+            {
+                "seq": f.seq,
+                "client_seq": f.client_seq,
+                "received_at": f.received_at.isoformat() + "Z",
+                "faces": f.faces,
+                "outcome": f.outcome,
+                "signals": f.signals,
+            }
             for f in a.frames
         ]
     return out

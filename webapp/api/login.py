@@ -23,7 +23,7 @@ _MULTIPART_SLACK = 16 * 1024
 @bp.post("/login/start")
 def login_start() -> tuple[Response, int]:
     if not request.is_json:
-        raise UnsupportedMedia("Send a JSON body: {\"username\": \"...\"}.")
+        raise UnsupportedMedia('Send a JSON body: {"username": "..."}.')
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "username" not in body:
         raise InvalidRequest("The body must be a JSON object with a username.")

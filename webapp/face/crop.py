@@ -33,7 +33,7 @@ def crop_box(box: Box, scale: float) -> Box:
     """
     cx, cy = box.center
     half = max(box.width, box.height) * scale / 2.0
-    return Box(int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+    return Box(round(cx - half), round(cy - half), round(cx + half), round(cy + half))
 
 
 def crop_face(rgb: np.ndarray, box: Box, spec: CropSpec) -> np.ndarray:

@@ -95,7 +95,13 @@ class FaceEngine:
         scale = min(1.0, s.max_side / longest)
         if longest * scale < s.min_side:
             scale = s.min_side / longest
-        small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        small = (
+            rgb
+            if scale == 1.0
+            else cv2.resize(
+                rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            )
+        )
         with self._lock:
             found = self._hog(small)
             offset = 0
@@ -106,10 +112,10 @@ class FaceEngine:
         boxes = []
         for box, _score in found:
             orig = Box(
-                int(round((box.left - offset) / scale)),
-                int(round((box.top - offset) / scale)),
-                int(round((box.right - offset) / scale)),
-                int(round((box.bottom - offset) / scale)),
+                round((box.left - offset) / scale),
+                round((box.top - offset) / scale),
+                round((box.right - offset) / scale),
+                round((box.bottom - offset) / scale),
             )
             if min(orig.width, orig.height) >= s.min_face_px:
                 boxes.append(orig)

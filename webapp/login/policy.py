@@ -9,7 +9,7 @@ out of time or frames it asks :func:`out_of_budget` for the denial.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepSettings
@@ -38,7 +38,7 @@ class Policy:
     baseline_frames: int = 3
     step_max_frames: int = 20
     max_duplicate_frames: int = 2
-    steps: StepSettings = StepSettings()
+    steps: StepSettings = field(default_factory=StepSettings)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], live_threshold: float) -> Policy:

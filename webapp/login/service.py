@@ -146,9 +146,7 @@ def _user_material(attempt: LoginAttempt) -> tuple[np.ndarray, dict[str, np.ndar
 
 def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
     return (
-        db.session.scalar(
-            sa.select(AttemptFrame.id).where(AttemptFrame.sha256 == sha256, AttemptFrame.attempt_id != attempt_id).limit(1)
-        )
+        db.session.scalar(sa.select(AttemptFrame.id).where(AttemptFrame.sha256 == sha256, AttemptFrame.attempt_id != attempt_id).limit(1))
         is not None
     )
 

@@ -78,4 +78,3 @@ def check_password_lock(username: str, now: datetime, cfg: dict[str, Any]) -> No
     until = events[0].at + window
     if now < until:
         raise Locked(retry_after=_seconds(until - now))
-
