@@ -35,9 +35,9 @@ def create_user(username: Any, display_name: Any, role: str = ROLE_USER, passwor
 
 
 def delete_templates(user: User) -> int:
-    count = db.session.execute(sa.delete(FaceTemplate).where(FaceTemplate.user_id == user.id)).rowcount
+    result = db.session.execute(sa.delete(FaceTemplate).where(FaceTemplate.user_id == user.id))
     db.session.commit()
-    return int(count or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def delete_user(user: User) -> None:

@@ -61,7 +61,7 @@ def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_fo
             if page.get_attribute("#login", "data-state") == "denied":
                 break
             page.wait_for_timeout(250)
-        page.screenshot(path=str(artifacts / "browser-login-still-photo-denied.png"))
+        page.screenshot(path=str(artifacts / "browser-login-still-photo-denied.png"), full_page=True)
         state = page.get_attribute("#login", "data-state")
         reason = page.get_attribute("#login", "data-reason")
         final_prompt = page.inner_text("#prompt")

@@ -254,7 +254,7 @@ def admin_liveness() -> Response:
     images = _uploaded_images("images")
     rt = runtime()
     threshold = float(current_app.config["LIVENESS_THRESHOLD"] or rt.require_ensemble().threshold)
-    results = []
+    results: list[dict[str, Any]] = []
     for index, data in enumerate(images):
         try:
             rgb = _decode_still(data)

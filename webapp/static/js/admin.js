@@ -66,6 +66,7 @@ document.getElementById('webcam-enroll').addEventListener('click', async (event)
     show(String(err.message || err), true);
   } finally {
     stopCamera(stream);
+    document.getElementById('enroll-stage').hidden = true;
     button.disabled = false;
   }
 });
