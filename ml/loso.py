@@ -32,7 +32,6 @@ from ml.metrics import Presentations, eer, point_metrics
 from ml.models import get_spec
 from ml.sampling import AugmentConfig
 from ml.scoring import calibrated, embed, enrollment_mask, fit_calibration, min_distances, predict_live
-from ml.train import TrainConfig, train
 from webapp.face import CropSpec
 
 ENROLL_K = 5
@@ -51,6 +50,8 @@ def run(
     threads: int = 2,
 ) -> Path:
     """Train and score every fold; returns the out-of-fold scores CSV."""
+    from ml.train import TrainConfig, train  # TensorFlow is needed to train, not to report
+
     spec = get_spec(model)
     all_data = load_roots(data, CropSpec(spec.input_size, spec.crop_scale), use_fallback=True)
     present = set(all_data.folds.tolist())
@@ -235,15 +236,17 @@ def weight_grid(names: list[str], step: float = 0.1) -> list[dict[str, float]]:
     return [g for g in grids if sum(g.values()) > 0]
 
 
-def choose_fusion(t: Table, fit_mask: np.ndarray, names: list[str]) -> tuple[dict[str, float], float]:
-    """Weights minimising the pooled EER on ``fit_mask`` rows, and the EER threshold there."""
-    probs = live_probabilities(t, fit_mask)
+def choose_fusion(
+    probs: dict[str, np.ndarray], labels: np.ndarray, fit_mask: np.ndarray, names: list[str], fixed: dict[str, float] | None = None
+) -> tuple[dict[str, float], float]:
+    """Weights minimising the pooled EER on ``fit_mask`` rows (or ``fixed`` ones), and their EER threshold."""
     best: tuple[float, dict[str, float], float] = (np.inf, {}, 0.5)
-    for w in weight_grid(names) if len(names) > 1 else [{names[0]: 1.0}]:
+    candidates = [fixed] if fixed else (weight_grid(names) if len(names) > 1 else [{names[0]: 1.0}])
+    for w in candidates:
         fused = fuse(probs, {k: v for k, v in w.items() if v > 0})
         ok = fit_mask & np.isfinite(fused)
-        e, thr = eer(fused[ok], t.labels[ok])
-        if e < best[0] - 1e-9:
+        e, thr = eer(fused[ok], labels[ok])
+        if e < best[0] - 1e-9 or not best[1]:
             best = (e, w, thr)
     return best[1], best[2]
 
@@ -262,14 +265,8 @@ def leave_fold_out_scores(
     for fold in sorted(set(t.folds.tolist())):
         test = t.folds == fold
         fit = ~test & t.found
-        if fixed_weights is None:
-            w, thr = choose_fusion(t, fit, names)
-        else:
-            w = fixed_weights
-            f = fuse(live_probabilities(t, fit), w)
-            ok = fit & np.isfinite(f)
-            thr = eer(f[ok], t.labels[ok])[1]
         probs = live_probabilities(t, fit)
+        w, thr = choose_fusion(probs, t.labels, fit, names, fixed_weights)
         fused[test] = fuse(probs, {k: v for k, v in w.items() if v > 0})[test]
         thresholds[fold], weights[fold] = thr, w
     fused[~t.found] = np.nan
@@ -277,10 +274,17 @@ def leave_fold_out_scores(
 
 
 def per_set_table(t: Table, fused: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict[str, Any]]:
-    """Per held-out set metrics at the fold's leave-fold-out threshold (no face = rejected)."""
+    """Per held-out set metrics at the fold's leave-fold-out threshold (no face = rejected).
+
+    A found face without a score (the Siamese model alone, for a person with too few live
+    images to enroll) is not a presentation of that model: it is left out, not rejected.
+    """
+    keep = ~(t.found & np.isnan(fused))
     out: dict[str, dict[str, Any]] = {}
     for s in sorted(set(t.sets.tolist())):
-        m = t.sets == s
+        m = (t.sets == s) & keep
+        if not m.any():
+            continue
         fold = str(t.folds[m][0])
         p = Presentations(fused[m], t.labels[m], t.species[m])
         r = point_metrics(p, thresholds[fold], "reject")
@@ -289,17 +293,13 @@ def per_set_table(t: Table, fused: np.ndarray, thresholds: dict[str, float]) -> 
         out[s] = r
     # Pooled: every image judged at its own fold's threshold (equivalent to shifting scores).
     shifted = fused - np.array([thresholds[f] for f in t.folds]) + 0.5
-    r = point_metrics(Presentations(shifted, t.labels, t.species), 0.5, "reject")
-    r["fold"] = "all"
-    r["n_no_face"] = int(np.isnan(shifted).sum())
-    r.pop("threshold")
-    r.pop("eer_threshold")
-    out["all (pooled)"] = r
-    det = t.found
-    r = point_metrics(Presentations(shifted[det], t.labels[det], t.species[det]), 0.5, "reject")
-    r["fold"] = "all"
-    r["n_no_face"] = 0
-    out["all, detected faces only"] = r
+    for name, m in (("all (pooled)", keep), ("all, detected faces only", keep & t.found)):
+        r = point_metrics(Presentations(shifted[m], t.labels[m], t.species[m]), 0.5, "reject")
+        r["fold"] = "all"
+        r["n_no_face"] = int(np.isnan(shifted[m]).sum())
+        r.pop("threshold")
+        r.pop("eer_threshold")
+        out[name] = r
     return out
 
 
@@ -324,14 +324,23 @@ def report(run_dirs: list[Path], fuse_models: bool, weights: dict[str, float] | 
     oofs = [read_oof(d) for d in run_dirs]
     t = align(oofs)
     out: dict[str, Any] = {"models": {}, "n_images": len(t.paths)}
+    probs_all = live_probabilities(t, t.found)
     for o in oofs:
         fused, thr, _ = leave_fold_out_scores(t, [o.name], {o.name: 1.0})
-        out["models"][o.name] = {"per_set": per_set_table(t, fused, thr), "thresholds": thr}
+        entry: dict[str, Any] = {"per_set": per_set_table(t, fused, thr), "thresholds": thr}
+        # What the shipped model (trained on every fold) takes: the EER threshold over all
+        # out-of-fold scores, and for a Siamese model the calibration fitted on them.
+        entry["threshold_all_folds"] = choose_fusion(probs_all, t.labels, t.found, [o.name], {o.name: 1.0})[1]
+        if o.kind == "siamese":
+            v = t.values[o.name]
+            ok = t.found & np.isfinite(v)
+            entry["calibration_all_folds"] = fit_calibration(v[ok], t.labels[ok])
+        out["models"][o.name] = entry
     if fuse_models and len(oofs) > 1:
         names = [o.name for o in oofs]
         fused, thr, w = leave_fold_out_scores(t, names, weights)
         out["fusion"] = {"per_set": per_set_table(t, fused, thr), "thresholds": thr, "weights_per_fold": w}
-        full_w, full_thr = choose_fusion(t, t.found, names) if weights is None else (weights, None)
+        full_w, full_thr = choose_fusion(live_probabilities(t, t.found), t.labels, t.found, names, weights)
         out["fusion"]["weights_all_folds"] = full_w
         out["fusion"]["threshold_all_folds"] = full_thr
     return out

@@ -134,13 +134,16 @@ def _fit_epochs(
     from ml.models.siamese import contrastive_loss
 
     rng = np.random.default_rng(cfg.seed)
-    steps = cfg.epochs * int(np.ceil(cfg.epoch_size * (1 + 2 * cfg.augment.synth_spoof) / cfg.batch_size))
+    # Images per epoch: classifier draws plus synthetic spoofs and their balancing live draws
+    # (ml/sampling.py); Siamese: one pair per draw. The LR decays over exactly the run.
+    per_epoch = cfg.epoch_size if spec.kind == "siamese" else cfg.epoch_size * (1 + cfg.augment.synth_spoof)
+    steps = cfg.epochs * int(np.ceil(per_epoch / cfg.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=max(1, steps), alpha=0.05)
     if spec.kind == "siamese":
-        model, exported = spec.build(spec.input_size)  # type: ignore[misc]
+        model, exported = spec.build()  # type: ignore[misc]
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=contrastive_loss())
     else:
-        model = exported = spec.build(spec.input_size)
+        model = exported = spec.build()
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
     history: dict[str, list[float]] = {}
     best = (np.inf, -1)

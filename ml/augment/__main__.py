@@ -39,13 +39,13 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
         raise OSError(f"cannot write {path}")
 
 
-def sheet(out: Path, src: Path | None, size: int, rows: int, seed: int) -> Path:
+def sheet(out: Path, src: Path | None, size: int, rows: int, seed: int, tile: int) -> Path:
     """Write a contact sheet PNG and return its path."""
     faces = _faces_from(src, size, rows) if src else [synthetic_face(256, seed=i) for i in range(rows)]
     faces = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces]
     if not faces:
         raise SystemExit(f"no face found under {src}")
-    write_rgb(out, contact_sheet(faces, seed=seed, variants=2))
+    write_rgb(out, contact_sheet(faces, seed=seed, tile=tile, variants=2))
     return out
 
 
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     p_sheet.add_argument("--src", type=Path, help="folder of face images (default: the synthetic test face)")
     p_sheet.add_argument("--size", type=int, default=112, help="crop size the augmentations run at")
     p_sheet.add_argument("--rows", type=int, default=2)
+    p_sheet.add_argument("--tile", type=int, default=160, help="tile side in the sheet (nearest-neighbour enlargement)")
     p_sheet.add_argument("--seed", type=int, default=0)
     p_spoof = sub.add_parser("spoofify", help="synthetic spoofs of a folder of live faces")
     p_spoof.add_argument("--src", type=Path, required=True)
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     p_spoof.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.cmd == "sheet":
-        print(sheet(args.out, args.src, args.size, args.rows, args.seed))
+        print(sheet(args.out, args.src, args.size, args.rows, args.seed, args.tile))
     else:
         print(f"wrote {spoofify(args.src, args.out, args.kind, args.per_image, args.seed)} images to {args.out}")
 

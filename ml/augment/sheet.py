@@ -34,7 +34,7 @@ def synthetic_face(size: int = 256, seed: int = 0) -> np.ndarray:
         img[size - int(24 * s) :, int(i * bar_w) : int((i + 1) * bar_w)] = np.array(colour, np.float32) / 255.0
     out = (img * 255).astype(np.uint8)
     skin = tuple(int(v) for v in rng.uniform([190, 140, 110], [235, 190, 160]))
-    hair = tuple(int(v) for v in rng.uniform([20, 15, 10], [90, 70, 50]))
+    hair = tuple(int(v) for v in rng.uniform(25, 95) * np.array([1.0, 0.75, 0.55]))  # dark to mid brown
     c = (size // 2, int(size * 0.52))
 
     def p(x: float, y: float) -> tuple[int, int]:
