@@ -1,0 +1,173 @@
+"""Attacks on the login, mounted through the HTTP API. Each must be denied and audited with
+the right reason (the table is printed at the end of the run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.api import enroll, post_frame, scripted_signals, start
+from tests.support.frames import noisy_jpeg, photo_rgb, portrait, side_by_side
+from webapp.extensions import db
+from webapp.models import LoginAttempt
+
+Record = Callable[[str, str, str, bool], None]
+pytestmark = pytest.mark.attacks
+
+
+@pytest.fixture
+def alice(app: Flask, photo_bytes: dict[str, bytes]) -> str:
+    assert enroll(app, "alice", "Alice", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]) == 2
+    return "alice"
+
+
+def run_frames(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> dict[str, Any]:
+    """Send frames until the attempt ends; the last answer (JSON body plus status)."""
+    last: dict[str, Any] = {}
+    for seq, data in enumerate(frames, 1):
+        r = post_frame(client, attempt_id, data, seq)
+        last = {"status": r.status_code, **(r.get_json() or {})}
+        if r.status_code != 200 or last.get("state") != "collecting":
+            break
+    return last
+
+
+def audited(app: Flask, attempt_id: str) -> tuple[str, str | None]:
+    with app.app_context():
+        row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
+        assert row is not None
+        return row.state, row.reason
+
+
+def check(record: Record, app: Flask, name: str, attempt_id: str, answer: dict[str, Any], reasons: set[str]) -> None:
+    observed = f"{answer.get('state', answer.get('error'))}/{answer.get('reason')}"
+    denied = answer.get("state") == "denied" and answer.get("reason") in reasons
+    record(name, " or ".join(f"denied/{r}" for r in sorted(reasons)), observed, denied)
+    assert denied, answer
+    assert audited(app, attempt_id) == ("denied", answer["reason"])
+
+
+def still_frames(n: int, photo: str = "obama2.jpg", seed: int = 0) -> list[bytes]:
+    base = portrait(photo)
+    return [noisy_jpeg(base, seed + i) for i in range(n)]
+
+
+def genuine_attempt(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, frames: list[bytes]) -> str:
+    """A granted attempt by alice (her landmarks scripted to follow the prompts)."""
+    body = start(client).get_json()
+    signals = scripted_signals(body["challenge"]["steps"])
+    with monkeypatch.context() as m:
+        m.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+        answer = run_frames(client, body["attempt_id"], frames)
+    assert answer["state"] == "granted", answer
+    client.post("/api/v1/logout")
+    return body["attempt_id"]
+
+
+def test_still_photo_of_the_enrolled_user(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, still_frames(40))
+    check(record, app, "still photo of the enrolled user", attempt_id, answer, {"challenge_failed"})
+
+
+def test_replay_of_a_recorded_genuine_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = still_frames(12, seed=100)
+    genuine_attempt(client, monkeypatch, recorded)
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, recorded)
+    check(record, app, "replay of a recorded genuine attempt (same bytes)", attempt_id, answer, {"replay"})
+
+
+def test_frames_of_attempt_a_sent_to_attempt_b(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    first = start(client).get_json()["attempt_id"]
+    frames = still_frames(4, seed=200)
+    run_frames(client, first, frames[:2])
+    second = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, second, frames[1:])
+    check(record, app, "frames of attempt A sent to attempt B", second, answer, {"replay"})
+
+
+def test_same_frame_sent_again_and_again(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, still_frames(1, seed=300) * 10)
+    check(record, app, "one frame injected repeatedly", attempt_id, answer, {"replay"})
+
+
+def test_two_faces(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    attempt_id = start(client).get_json()["attempt_id"]
+    frame = noisy_jpeg(side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg")), 1)
+    answer = run_frames(client, attempt_id, still_frames(3, seed=400) + [frame])
+    check(record, app, "two faces in view", attempt_id, answer, {"multiple_faces"})
+
+
+def test_face_swap_mid_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = start(client).get_json()
+    signals = scripted_signals(body["challenge"]["steps"])
+    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+    frames = still_frames(4, seed=500) + still_frames(6, photo="biden.jpg", seed=500)
+    answer = run_frames(client, body["attempt_id"], frames)
+    check(record, app, "face swap mid-attempt (alice, then someone else)", body["attempt_id"], answer, {"no_match"})
+
+
+def test_victims_photo_under_another_username(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = start(client, "mallory").get_json()
+    signals = scripted_signals(body["challenge"]["steps"])
+    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+    answer = run_frames(client, body["attempt_id"], still_frames(12, seed=600))
+    check(record, app, "enrolled face presented for another (unknown) username", body["attempt_id"], answer, {"no_match"})
+
+
+def test_reuse_of_a_granted_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempt_id = genuine_attempt(client, monkeypatch, still_frames(12, seed=700))
+    r = post_frame(client, attempt_id, still_frames(1, seed=799)[0])
+    ok = r.status_code == 409 and r.get_json()["error"] == "attempt_finished"
+    record("reuse of a granted attempt", "409 attempt_finished", f"{r.status_code} {r.get_json().get('error')}", ok)
+    assert ok
+    assert client.get("/api/v1/me").status_code == 401  # and no new session came of it
+
+
+def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from webapp import clock
+
+    attempt_id = start(client).get_json()["attempt_id"]
+    later = clock.utcnow() + timedelta(seconds=61)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    r = post_frame(client, attempt_id, still_frames(1, seed=800)[0])
+    ok = r.status_code == 410 and r.get_json()["error"] == "attempt_expired"
+    record("frames after the attempt expired", "410 attempt_expired", f"{r.status_code} {r.get_json().get('error')}", ok)
+    assert ok
+    assert audited(app, attempt_id) == ("denied", "timeout")
+
+
+def test_direct_access_to_protected_pages(client: FlaskClient, alice: str, record: Record) -> None:
+    answers = {
+        "/account": client.get("/account").status_code,
+        "/api/v1/me": client.get("/api/v1/me").status_code,
+        "/api/v1/admin/users": client.get("/api/v1/admin/users").status_code,
+        "/admin/": client.get("/admin/").status_code,
+    }
+    ok = answers == {"/account": 302, "/api/v1/me": 401, "/api/v1/admin/users": 401, "/admin/": 302}
+    record("direct access to protected pages", "redirect to sign-in / 401", str(answers), ok)
+    assert ok
+
+
+@pytest.mark.parametrize("app_config", [{"LOCKOUT_THRESHOLD": 5}])
+def test_guessing_attempts_lock_the_account(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    for i in range(5):
+        attempt_id = start(client).get_json()["attempt_id"]
+        run_frames(client, attempt_id, still_frames(1, photo="biden.jpg", seed=900 + i))
+    r = start(client)
+    ok = r.status_code == 423 and r.get_json()["error"] == "locked"
+    record("repeated attempts with another face", "423 locked after 5 failures", f"{r.status_code} {r.get_json().get('error')}", ok)
+    assert ok
+    with app.app_context():
+        from webapp.models import AuditEvent
+
+        assert db.session.scalar(sa.select(AuditEvent.kind).where(AuditEvent.kind == "locked")) == "locked"
