@@ -11,9 +11,11 @@ reported beside. DIR holds ``live/`` and ``spoof/`` folders at any depth (``spoo
 names attack species); whole frames or face crops both work.
 
 Identity-aware (Siamese) members need the claimed user's enrolled embeddings. With
-``--enroll K``, K random live images per person (per set, or NUAA subject) are enrolled exactly as
-the service enrolls (``embed_references``) and excluded from the scored presentations; without
-it, those members abstain, as they do for a user with no stored embeddings.
+``--enroll K``, K random live images per person are enrolled exactly as the service enrolls
+(``embed_references``) and excluded from the scored presentations. A "person" is an identity
+cluster of the service's face encodings within a set (``--persons identity``, the default: a
+spoof of someone else would fail the identity check anyway) or a whole set (``--persons set``).
+Without ``--enroll`` those members abstain, as they do for a user with no stored embeddings.
 """
 
 from __future__ import annotations
@@ -66,19 +68,38 @@ def select_models(ensemble: LivenessEnsemble, names: Sequence[str]) -> tuple[Liv
     return sub, threshold
 
 
+def enrollment_persons(samples: Sequence[Sample], by: str) -> np.ndarray:
+    """Who enrolls and is scored together: identity clusters of the service's face encodings
+    within each set (``"identity"``, see ml/datasets/identity.py) or the coarse person label
+    (``"set"``: the set, or NUAA's subject)."""
+    base = np.array([s.person for s in samples])
+    if by == "set":
+        return base
+    from ml.datasets.identity import cluster_persons, encode_files
+
+    sets = np.array([s.set_name for s in samples])
+    return cluster_persons(encode_files([s.path for s in samples]), sets, base)
+
+
 def score_samples(
-    ensemble: LivenessEnsemble, samples: Sequence[Sample], enroll_k: int = 0, seed: int = 0, use_cache: bool = True
+    ensemble: LivenessEnsemble,
+    samples: Sequence[Sample],
+    enroll_k: int = 0,
+    seed: int = 0,
+    use_cache: bool = True,
+    persons_by: str = "identity",
 ) -> Scored:
     """Run the service pipeline on every sample (enrolling references first when asked)."""
     paths = [s.path for s in samples]
     # detect_files calls the service engine's detect(); the cache only skips recomputing it.
     dets = detect_files(paths, DetectionCache(persist=use_cache))
     labels = np.array([s.label for s in samples])
-    persons = np.array([s.person for s in samples])
+    needs_refs = enroll_k > 0 and bool(ensemble.reference_models())
+    persons = enrollment_persons(samples, persons_by) if needs_refs else np.array([s.person for s in samples])
     found = np.array([d.box is not None for d in dets])
     refs = np.zeros(len(samples), bool)
     references: dict[str, dict[str, np.ndarray]] = {}
-    if enroll_k > 0 and ensemble.reference_models():
+    if needs_refs:
         refs = enrollment_mask(persons, labels, enroll_k, seed, eligible=found)
         for person in np.unique(persons[refs]):
             per_model: dict[str, list[np.ndarray]] = {}
@@ -95,7 +116,7 @@ def score_samples(
             continue
         rgb = read_image_file(str(sample.path))
         t = time.perf_counter()
-        result = ensemble.score_face(rgb, det.box, references.get(sample.person))
+        result = ensemble.score_face(rgb, det.box, references.get(str(persons[i])))
         timings.append((time.perf_counter() - t) * 1000.0)
         fused[i] = result.live_score
         for name, value in result.models.items():
@@ -209,6 +230,7 @@ def evaluate(
     seed: int = 0,
     plots_dir: Path | None = None,
     scores_csv: Path | None = None,
+    persons_by: str = "identity",
 ) -> dict[str, Any]:
     """Score ``data`` with the pipeline in ``models_dir`` and return the metrics document."""
     samples = scan(data)
@@ -220,11 +242,12 @@ def evaluate(
         ensemble, thr = select_models(ensemble, model_names)
     if threshold is not None:
         thr = threshold
-    scored = score_samples(ensemble, samples, enroll_k=enroll_k, seed=seed)
+    scored = score_samples(ensemble, samples, enroll_k=enroll_k, seed=seed, persons_by=persons_by)
     doc = report(scored, ensemble, thr, reps=reps)
     doc["data"] = str(data)
     doc["pipeline"] = "service: read_image_file -> FaceEngine.detect -> LivenessEnsemble.score_face -> threshold"
     doc["enroll_k"] = enroll_k
+    doc["enroll_persons"] = persons_by if enroll_k else None
     if scores_csv:
         write_scores_csv(scored, scores_csv)
     if plots_dir:
@@ -255,13 +278,30 @@ def main(argv: list[str] | None = None) -> None:
     group.add_argument("--model", action="append", default=[], help="evaluate only these ensemble members (repeatable)")
     group.add_argument("--service-pipeline", action="store_true", help="the whole shipped ensemble (the default)")
     parser.add_argument("--enroll", type=int, default=0, help="enroll K live images per person for Siamese members")
+    parser.add_argument(
+        "--persons",
+        choices=("identity", "set"),
+        default="identity",
+        help="enrollment groups: identity clusters of face encodings within a set (default) or whole sets",
+    )
     parser.add_argument("--threshold", type=float, help="override the card threshold")
     parser.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates for the 95%% CIs (0 = off)")
     parser.add_argument("--plots", type=Path, help="write ROC/DET/confusion PNGs here")
     parser.add_argument("--scores", type=Path, help="write per-image scores (CSV) here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    doc = evaluate(args.data, args.models_dir, args.model, args.enroll, args.threshold, args.bootstrap, args.seed, args.plots, args.scores)
+    doc = evaluate(
+        args.data,
+        args.models_dir,
+        args.model,
+        args.enroll,
+        args.threshold,
+        args.bootstrap,
+        args.seed,
+        args.plots,
+        args.scores,
+        args.persons,
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2, default=float) + "\n")
     print_summary(doc)

@@ -54,6 +54,10 @@ def run(
 
     spec = get_spec(model)
     all_data = load_roots(data, CropSpec(spec.input_size, spec.crop_scale), use_fallback=True)
+    if spec.kind == "siamese":
+        from ml.datasets.arrays import identity_persons
+
+        all_data.persons = identity_persons(all_data)  # enroll and score per identity cluster
     present = set(all_data.folds.tolist())
     fold_names = [f for f in (folds or list(PAD_FOLDS) + sorted(present - set(PAD_FOLDS))) if f in present]
     out.mkdir(parents=True, exist_ok=True)

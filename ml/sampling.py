@@ -67,9 +67,12 @@ def siamese_pairs(
 
     The spoof side is a real spoof of that person when the data has one, otherwise (and with
     probability ``cfg.synth_spoof``) a synthetic spoof of one of their live crops. People are
-    drawn with weight sqrt(their image count), like sets in :func:`balanced_weights`.
+    drawn with weight sqrt(their image count), like sets in :func:`balanced_weights`. Images of
+    unknown identity (no face encoding, see ml/datasets/identity.py) are never paired.
     """
-    persons = np.unique(data.persons)
+    from ml.datasets.identity import is_known
+
+    persons = np.unique(data.persons[is_known(data.persons)])
     live_of = {p: np.flatnonzero((data.persons == p) & (data.labels == 1)) for p in persons}
     spoof_of = {p: np.flatnonzero((data.persons == p) & (data.labels == 0)) for p in persons}
     people = [p for p in persons if len(live_of[p]) >= 2]

@@ -27,8 +27,10 @@ def embed(twin: object, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 def enrollment_mask(persons: np.ndarray, labels: np.ndarray, k: int, seed: int = 0, eligible: np.ndarray | None = None) -> np.ndarray:
     """Mark ``k`` random live images per person as their enrollment references."""
+    from ml.datasets.identity import is_known
+
     rng = np.random.default_rng(seed)
-    eligible = np.ones(len(labels), bool) if eligible is None else eligible
+    eligible = (np.ones(len(labels), bool) if eligible is None else eligible) & is_known(persons)
     refs = np.zeros(len(labels), bool)
     for p in np.unique(persons):
         live = np.flatnonzero((persons == p) & (labels == 1) & eligible)
@@ -38,11 +40,17 @@ def enrollment_mask(persons: np.ndarray, labels: np.ndarray, k: int, seed: int =
 
 
 def min_distances(emb: np.ndarray, persons: np.ndarray, refs: np.ndarray) -> np.ndarray:
-    """Distance of each non-reference image to its own person's nearest reference (NaN otherwise)."""
+    """Distance of each non-reference image to its own person's nearest reference (NaN otherwise).
+
+    Images of unknown identity stay NaN: nobody's enrollment can be said to be theirs.
+    """
+    from ml.datasets.identity import is_known
+
+    known = is_known(persons)
     out = np.full(len(emb), np.nan)
     for p in np.unique(persons):
         ref_idx = np.flatnonzero((persons == p) & refs)
-        probe_idx = np.flatnonzero((persons == p) & ~refs)
+        probe_idx = np.flatnonzero((persons == p) & ~refs & known)
         if len(ref_idx) == 0 or len(probe_idx) == 0:
             continue
         d = np.linalg.norm(emb[probe_idx, None, :] - emb[None, ref_idx, :], axis=2).min(axis=1)

@@ -190,6 +190,12 @@ def train(cfg: TrainConfig, data: LabelledCrops | None = None) -> TrainResult:
     crop_spec = CropSpec(spec.input_size, spec.crop_scale)
     if data is None:
         data = load_roots(cfg.data, crop_spec, use_fallback=cfg.use_fallback)
+        if spec.kind == "siamese":
+            # Pairs and enrollment need real identities, not source sets (ml/datasets/identity.py);
+            # callers passing their own data for a Siamese model pass identity persons too.
+            from ml.datasets.arrays import identity_persons
+
+            data.persons = identity_persons(data)
     if data.crops.shape[1] != spec.input_size:
         raise ValueError(f"{spec.name} needs {spec.input_size}px crops, got {data.crops.shape[1]}px")
     train_data, val = split(data, cfg)

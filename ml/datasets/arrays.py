@@ -64,3 +64,11 @@ def load_roots(roots: Sequence[Path], spec: CropSpec, use_fallback: bool = True,
     if not samples:
         raise SystemExit(f"no live/ or spoof/ images under {', '.join(map(str, roots))}")
     return load_crops(samples, spec, use_fallback=use_fallback, progress=progress)
+
+
+def identity_persons(data: LabelledCrops) -> np.ndarray:
+    """Person labels refined by identity clusters of the service's face encodings (ml/datasets/identity.py)."""
+    from ml.datasets.identity import cluster_persons, encode_files
+
+    encodings = encode_files([Path(p) for p in data.paths])
+    return cluster_persons(encodings, data.sets, data.persons)

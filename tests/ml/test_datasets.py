@@ -116,3 +116,19 @@ def test_dhash_survives_resizing_but_not_a_different_image() -> None:
     same = bin(dhash(grey) ^ dhash(cv2.resize(grey, (70, 70), interpolation=cv2.INTER_AREA))).count("1")
     diff = bin(dhash(grey) ^ dhash(other)).count("1")
     assert same <= 4 < diff
+
+
+def test_identity_clusters_split_people_within_a_set_and_never_across_sets() -> None:
+    from ml.datasets.identity import cluster_persons, is_known
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 128), rng.normal(0, 1, 128)
+    a, b = 0.5 * a / np.linalg.norm(a), 0.5 * b / np.linalg.norm(b) + 0.6  # far apart (> 0.55)
+    enc = np.stack(
+        [a + rng.normal(0, 0.01, 128) for _ in range(3)] + [b + rng.normal(0, 0.01, 128) for _ in range(2)] + [a, np.full(128, np.nan)]
+    )
+    sets = np.array(["s"] * 5 + ["t", "t"])
+    persons = cluster_persons(enc, sets, sets)
+    assert list(persons[:5]) == ["s/p0"] * 3 + ["s/p1"] * 2  # the larger cluster is p0
+    assert persons[5] == "t/p0" and persons[6] == "t/?"  # same face as s/p0, other set: not merged
+    assert list(is_known(persons)) == [True] * 6 + [False]
