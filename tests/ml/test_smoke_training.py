@@ -95,6 +95,9 @@ def test_the_service_ensemble_scores_with_and_without_enrollment(trained: tuple[
     assert 0.0 <= both.live_score <= 1.0
     expected = (0.6 * both.models["livenessnet"] + 0.4 * both.models["siamese"]) / 1.0
     assert both.live_score == pytest.approx(expected, abs=1e-5)
+    # References of another size (another model version) are ignored, not a crash.
+    stale = ensemble.score_face(rgb, box, {"siamese": np.zeros((2, 16), np.float32)})
+    assert set(stale.models) == {"livenessnet"}
 
 
 def test_evaluator_cli_on_the_service_pipeline(trained: tuple[Path, Path, dict[str, TrainResult]], tiny_pad: Path, tmp_path: Path) -> None:

@@ -148,7 +148,10 @@ class OnnxSiamese:
         if references is None or len(references) == 0:
             return np.full(n, np.nan, dtype=np.float32)
         emb = self.embed(crops)
-        refs = references.reshape(len(references), -1)
+        refs = np.asarray(references, dtype=np.float32).reshape(len(references), -1)
+        if refs.shape[1] != emb.shape[1]:
+            # Embeddings from another model version (another size): nothing to compare with.
+            return np.full(n, np.nan, dtype=np.float32)
         dists = np.linalg.norm(emb[:, None, :] - refs[None, :, :], axis=2).min(axis=1)
         z = self._a * dists + self._b
         return np.array([1.0 / (1.0 + math.exp(-float(v))) for v in z], dtype=np.float32)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from webapp.face.crop import crop_face
+from webapp.face.crop import CropSpec, crop_face
 from webapp.face.types import Box
 from webapp.liveness.card import (
     ENSEMBLE_CARD,
@@ -77,8 +77,11 @@ class LivenessEnsemble:
 
     def score_face(self, rgb: np.ndarray, box: Box, references: Mapping[str, np.ndarray] | None = None) -> LivenessScore:
         per_model: dict[str, float] = {}
+        crops: dict[CropSpec, np.ndarray] = {}  # models sharing a crop spec share the crop
         for name, model in self.models.items():
-            crop = crop_face(rgb, box, model.crop_spec)
+            crop = crops.get(model.crop_spec)
+            if crop is None:
+                crop = crops[model.crop_spec] = crop_face(rgb, box, model.crop_spec)
             refs = (references or {}).get(name)
             value = float(model.score(crop[None], refs)[0])
             if not math.isnan(value):
