@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ml.identity import evaluate, main
+from tests.support.faces import face_photo
+
+
+@pytest.fixture
+def identity_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "identity" / "frtest"
+    for person, names in {"obama": ["obama.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden.jpg"]}.items():
+        (root / person).mkdir(parents=True)
+        for name in names:
+            shutil.copy(face_photo(name), root / person / name)
+    (root / "biden" / "broken.jpg").write_bytes(b"not a photo")
+    return tmp_path / "identity"
+
+
+def test_genuine_and_impostor_pairs(identity_dir: Path) -> None:
+    report = evaluate(identity_dir)
+    assert report["images_with_face"] == 4 and report["images_without_face"] == 1
+    r = report["all"]
+    assert (r["genuine_pairs"], r["impostor_pairs"]) == (3, 3)  # obama x3 among themselves; each obama vs biden
+    at = r["by_tolerance"]["0.50"]
+    assert at == {"fnmr": 0.0, "fmr": 0.0}
+    assert r["genuine_distance_median"] < 0.5 < r["impostor_distance_median"]
+
+
+def test_cli_writes_json(identity_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    main(["--data", str(identity_dir), "--json", str(out)])
+    assert out.exists() and "frtest" in capsys.readouterr().out
