@@ -1,11 +1,10 @@
 """Write ``ensemble.json``: which shipped models the service fuses, their weights, the fused threshold.
 
     python -m ml.ensemble write --models-dir webapp/assets/models --member livenessnet=1 --threshold 0.53
-    python -m ml.ensemble from-loso --models-dir webapp/assets/models --runs runs/loso/dsnet runs/loso/siamese
 
-``from-loso`` chooses the weights (grid over the simplex, step 0.1) and the threshold (EER point)
-on the pooled leave-one-set-out scores of the runs, i.e. on presentations from sources each
-model had not seen, and stores the leave-fold-out figures (ml/loso.py) as the ensemble's metrics.
+The shipped ensemble is written by ``python -m ml.ship``, which chooses the weights (grid over
+the simplex, step 0.1) and the threshold (EER point) on the pooled leave-one-set-out scores,
+i.e. on presentations from sources each model had not seen.
 """
 
 from __future__ import annotations
@@ -65,41 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     p_w.add_argument("--version", default="1")
     p_w.add_argument("--metrics", type=Path, help="JSON file to store as the ensemble's metrics")
     p_w.add_argument("--note", action="append", default=[])
-    p_l = sub.add_parser("from-loso")
-    p_l.add_argument("--models-dir", type=Path, default=MODELS_DIR)
-    p_l.add_argument("--runs", type=Path, nargs="+", required=True, help="ml.loso run folders, named like the shipped models")
-    p_l.add_argument("--version", default="1")
-    p_l.add_argument("--note", action="append", default=[])
     args = parser.parse_args(argv)
-    if args.cmd == "write":
-        weights = {k: float(v) for k, v in (m.split("=", 1) for m in args.member)}
-        metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
-        print(write_ensemble(args.models_dir, weights, args.threshold, args.version, metrics, args.note))
-        return
-    from ml.loso import report
-
-    doc = report(args.runs, fuse_models=True)
-    if "fusion" in doc:
-        weights, threshold = doc["fusion"]["weights_all_folds"], doc["fusion"]["threshold_all_folds"]
-        table = doc["fusion"]["per_set"]
-    else:
-        ((name, model_doc),) = doc["models"].items()
-        weights, threshold = {name: 1.0}, None
-        table = model_doc["per_set"]
-    if threshold is None:
-        raise SystemExit("a single run: use `write` with the threshold from its card")
-    metrics = {
-        "leave_one_set_out": {
-            "pooled": table["all (pooled)"],
-            "detected_only": table["all, detected faces only"],
-            "per_set": {
-                k: {m: v[m] for m in ("bpcer", "apcer_max", "acer", "eer", "n_live", "n_spoof", "n_no_face")}
-                for k, v in table.items()
-                if not k.startswith("all")
-            },
-        }
-    }
-    print(write_ensemble(args.models_dir, weights, threshold, args.version, metrics, args.note))
+    weights = {k: float(v) for k, v in (m.split("=", 1) for m in args.member)}
+    metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+    print(write_ensemble(args.models_dir, weights, args.threshold, args.version, metrics, args.note))
 
 
 if __name__ == "__main__":

@@ -48,11 +48,12 @@ def run(
     seed: int = 1,
     use_fallback: bool = True,
     threads: int = 2,
+    crop_scale: float | None = None,
 ) -> Path:
     """Train and score every fold; returns the out-of-fold scores CSV."""
     from ml.train import TrainConfig, train  # TensorFlow is needed to train, not to report
 
-    spec = get_spec(model)
+    spec = get_spec(model, crop_scale)
     all_data = load_roots(data, CropSpec(spec.input_size, spec.crop_scale), use_fallback=True)
     if spec.kind == "siamese":
         from ml.datasets.arrays import identity_persons
@@ -81,6 +82,7 @@ def run(
             seed=seed,
             augment=augment or AugmentConfig(),
             use_fallback=use_fallback,
+            crop_scale=crop_scale,
             plots=False,
             threads=threads,
         )
@@ -98,6 +100,8 @@ def run(
         "augment": (augment or AugmentConfig()).__dict__,
         "seed": seed,
         "use_fallback": use_fallback,
+        "crop_scale": spec.crop_scale,
+        "kind": spec.kind,
         "folds": fold_names,
     }
     (out / "loso.json").write_text(json.dumps(meta, indent=2))
@@ -164,7 +168,7 @@ def read_oof(run_dir: Path) -> OOF:
     meta = json.loads((run_dir / "loso.json").read_text())
     with open(run_dir / "scores.csv") as fh:
         rows = {r["path"]: r for r in csv.DictReader(fh)}
-    return OOF(run_dir.name, get_spec(meta["model"]).kind, rows)
+    return OOF(run_dir.name, meta.get("kind") or get_spec(meta["model"]).kind, rows)
 
 
 @dataclass
@@ -363,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--synth-spoof", type=float, default=0.25)
     p_run.add_argument("--nuisance", type=float, default=1.0)
     p_run.add_argument("--no-fallback", action="store_true")
+    p_run.add_argument("--crop-scale", type=float, help="crop framing x the HOG box (default: the family's)")
+    p_run.add_argument("--threads", type=int, default=2)
     p_run.add_argument("--seed", type=int, default=1)
     p_rep = sub.add_parser("report")
     p_rep.add_argument("--runs", type=Path, nargs="+", required=True)
@@ -381,6 +387,8 @@ def main(argv: list[str] | None = None) -> None:
             AugmentConfig(args.synth_spoof, args.nuisance),
             args.seed,
             not args.no_fallback,
+            args.threads,
+            args.crop_scale,
         )
         print(f"out-of-fold scores: {path}")
         return

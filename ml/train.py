@@ -56,6 +56,7 @@ class TrainConfig:
     seed: int = 1
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     use_fallback: bool = True  # train on HOG-missed tight crops framed by faces.fallback_box
+    crop_scale: float | None = None  # override the family's crop framing (x the HOG box)
     threshold: float | None = None  # fixed decision threshold (else the validation EER point)
     calibration: dict[str, float] | None = None  # siamese, when there is no validation set
     enroll_k: int = 5  # siamese: enrollment references per person in validation
@@ -186,7 +187,7 @@ def train(cfg: TrainConfig, data: LabelledCrops | None = None) -> TrainResult:
 
     setup(cfg.seed, cfg.threads)
     t0 = time.time()
-    spec = get_spec(cfg.model)
+    spec = get_spec(cfg.model, cfg.crop_scale)
     crop_spec = CropSpec(spec.input_size, spec.crop_scale)
     if data is None:
         data = load_roots(cfg.data, crop_spec, use_fallback=cfg.use_fallback)
@@ -324,6 +325,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--synth-spoof", type=float, default=0.25, help="synthetic spoofs per live draw (0 = off)")
     parser.add_argument("--nuisance", type=float, default=1.0, help="both-class augmentation strength (0 = off)")
     parser.add_argument("--no-fallback", action="store_true", help="train only on crops the HOG detector finds")
+    parser.add_argument("--crop-scale", type=float, help="crop framing x the HOG box (default: the family's)")
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--calibration", nargs=2, type=float, metavar=("A", "B"))
     parser.add_argument("--export", type=Path, help="write ONNX + model card into this folder")
@@ -350,6 +352,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         seed=args.seed,
         augment=AugmentConfig(args.synth_spoof, args.nuisance),
         use_fallback=not args.no_fallback,
+        crop_scale=args.crop_scale,
         threshold=args.threshold,
         calibration=dict(zip("ab", args.calibration, strict=True)) if args.calibration else None,
         export_dir=args.export,

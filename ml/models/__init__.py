@@ -7,7 +7,7 @@ importing Keras; a family's module (and TensorFlow) is imported only to build th
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -58,7 +58,9 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str, crop_scale: float | None = None) -> ModelSpec:
+    """The registered family, optionally with another crop framing (an experiment knob)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    spec = MODELS[name]
+    return spec if crop_scale is None else replace(spec, crop_scale=crop_scale)
