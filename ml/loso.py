@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from ml.datasets.arrays import LabelledCrops, load_roots
-from ml.datasets.layout import PAD_FOLDS
+from ml.datasets.layout import PAD_FOLDS, session_of
 from ml.metrics import Presentations, eer, point_metrics
 from ml.models import get_spec
 from ml.sampling import AugmentConfig
-from ml.scoring import calibrated, embed, enrollment_mask, fit_calibration, min_distances, predict_live
+from ml.scoring import calibrated, embed, enrollment_mask, fit_calibration, min_distances, predict_live, same_session_probes
 from webapp.face import CropSpec
 
 ENROLL_K = 5
@@ -120,8 +120,11 @@ def _append_scores(path: Path, fold: str, test: LabelledCrops, model: Any, kind:
     value = np.full(len(test), np.nan)
     refs = np.zeros(len(test), bool)
     f = test.found
+    excluded = np.zeros(len(test), bool)
     if kind == "siamese":
-        refs = enrollment_mask(test.persons, test.labels, ENROLL_K, seed, eligible=f)
+        sessions = np.array([session_of(str(s), Path(p)) for s, p in zip(test.sets, test.paths, strict=True)])
+        refs = enrollment_mask(test.persons, test.labels, ENROLL_K, seed, eligible=f, sessions=sessions)
+        excluded = same_session_probes(test.persons, test.labels, sessions, refs)
         emb = np.zeros((len(test), 1))
         if f.any():
             e = embed(model, test.crops[f])
@@ -145,7 +148,7 @@ def _append_scores(path: Path, fold: str, test: LabelledCrops, model: Any, kind:
                     test.species[i],
                     test.persons[i],
                     int(test.found[i]),
-                    int(refs[i]),
+                    2 if excluded[i] else int(refs[i]),
                     value[i],
                 ]
             )
@@ -187,8 +190,9 @@ class Table:
 
 def align(oofs: list[OOF]) -> Table:
     paths = sorted(set.intersection(*(set(o.rows) for o in oofs)))
-    # An image that is an enrollment reference for the Siamese model is not a test presentation.
-    paths = [p for p in paths if not any(o.rows[p]["reference"] == "1" for o in oofs)]
+    # An enrollment reference of the Siamese model (reference 1) is not a test presentation, and
+    # nor is a live frame from the enrollment session when its person has later ones (2).
+    paths = [p for p in paths if not any(o.rows[p]["reference"] != "0" for o in oofs)]
     first = oofs[0].rows
     col = lambda key: np.array([first[p][key] for p in paths])  # noqa: E731
     return Table(

@@ -25,18 +25,46 @@ def embed(twin: object, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.asarray(twin.predict(x, batch_size=batch_size, verbose=0), np.float64)  # type: ignore[attr-defined]
 
 
-def enrollment_mask(persons: np.ndarray, labels: np.ndarray, k: int, seed: int = 0, eligible: np.ndarray | None = None) -> np.ndarray:
-    """Mark ``k`` random live images per person as their enrollment references."""
+def enrollment_mask(
+    persons: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    seed: int = 0,
+    eligible: np.ndarray | None = None,
+    sessions: np.ndarray | None = None,
+) -> np.ndarray:
+    """Mark ``k`` random live images per person as their enrollment references.
+
+    With ``sessions`` (capture session per image, "" = unknown), a person filmed in several
+    sessions enrolls from their first session only, so that :func:`same_session_probes` can
+    keep the scored live probes to LATER sessions: a login is rarely the enrollment session.
+    """
     from ml.datasets.identity import is_known
 
     rng = np.random.default_rng(seed)
     eligible = (np.ones(len(labels), bool) if eligible is None else eligible) & is_known(persons)
     refs = np.zeros(len(labels), bool)
     for p in np.unique(persons):
-        live = np.flatnonzero((persons == p) & (labels == 1) & eligible)
-        if len(live) > k:  # keep at least one live probe per person
-            refs[rng.choice(live, size=k, replace=False)] = True
+        live = (persons == p) & (labels == 1) & eligible
+        if sessions is not None and len(set(sessions[live].tolist()) - {""}) >= 2:
+            live &= sessions == min(set(sessions[live].tolist()) - {""})
+        idx = np.flatnonzero(live)
+        all_live = int(((persons == p) & (labels == 1) & eligible).sum())
+        if len(idx) >= k and all_live > k:  # at least one live probe per person remains
+            refs[rng.choice(idx, size=k, replace=False)] = True
     return refs
+
+
+def same_session_probes(persons: np.ndarray, labels: np.ndarray, sessions: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    """Live non-reference images taken in the session their person enrolled from, for people
+    who also have live images from another session (those are then the only live probes)."""
+    out = np.zeros(len(labels), bool)
+    for p in np.unique(persons[refs]):
+        ref_sessions = set(sessions[refs & (persons == p)].tolist()) - {""}
+        live = (persons == p) & (labels == 1) & ~refs
+        if ref_sessions and (live & ~np.isin(sessions, list(ref_sessions))).any():
+            out |= live & np.isin(sessions, list(ref_sessions))
+    return out
 
 
 def min_distances(emb: np.ndarray, persons: np.ndarray, refs: np.ndarray) -> np.ndarray:

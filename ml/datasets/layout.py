@@ -81,6 +81,19 @@ def person_of(set_name: str, path: Path) -> str:
     return set_name
 
 
+def session_of(set_name: str, path: Path) -> str:
+    """The capture session of an image where the data names it ("" otherwise).
+
+    NUAA file names are ``<subject>_<glasses>_<?>_<session>_<frame>``: most subjects have live
+    frames from two sessions, which lets the Siamese evaluation enroll from one session and
+    score the other (the crop sets are one session each).
+    """
+    if set_name == "nuaa-train":
+        parts = path.stem.split("_")
+        return parts[3] if len(parts) >= 5 else ""
+    return ""
+
+
 def _images_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
