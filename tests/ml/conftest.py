@@ -7,6 +7,7 @@ simulations. Two "sets": obama (three photos) and biden (one). Nothing here is c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -19,6 +20,19 @@ from tests.support.frames import face_crop, photo_rgb
 
 PHOTOS = {"obama": ["obama.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden.jpg"]}
 VARIANTS = {"obama": 3, "biden": 8}  # biden needs > 5 live images for Siamese enrollment
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_crop_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Detections, crops and encodings of test images go to a temporary cache, not .cache/ml."""
+    import ml.datasets.faces
+    import ml.datasets.identity
+
+    cache = tmp_path_factory.mktemp("ml-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ml.datasets.faces, "CACHE_DIR", cache)
+        mp.setattr(ml.datasets.identity, "CACHE_DIR", cache)
+        yield
 
 
 def _write(path: Path, rgb: np.ndarray) -> None:
