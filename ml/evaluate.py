@@ -103,9 +103,10 @@ def score_samples(
         refs = enrollment_mask(persons, labels, enroll_k, seed, eligible=found)
         for person in np.unique(persons[refs]):
             per_model: dict[str, list[np.ndarray]] = {}
-            for i in np.flatnonzero(refs & (persons == person)):
-                rgb = read_image_file(str(paths[i]))
-                for name, emb in ensemble.embed_references(rgb, dets[i].box).items():  # type: ignore[arg-type]
+            for j in np.flatnonzero(refs & (persons == person)):
+                box = dets[j].box
+                assert box is not None  # enrollment_mask only picks found faces
+                for name, emb in ensemble.embed_references(read_image_file(str(paths[j])), box).items():
                     per_model.setdefault(name, []).append(emb)
             references[str(person)] = {k: np.stack(v) for k, v in per_model.items()}
     fused = np.full(len(samples), np.nan)

@@ -36,9 +36,8 @@ def jpeg(rgb: np.ndarray, rng: np.random.Generator, low: int = 30, high: int = 9
     """Re-compress as JPEG at a random quality (blocking and ringing on both classes)."""
     q = int(rng.integers(low, high + 1))
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
-    if not ok:
-        return rgb
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return rgb if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 def light(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -59,7 +58,7 @@ def framing(rgb: np.ndarray, rng: np.random.Generator, shift: float = 0.06, zoom
     h, w = rgb.shape[:2]
     a = rng.uniform(-angle, angle)
     s = 1.0 + rng.uniform(-zoom, zoom)
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), a, s)
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2.0, h / 2.0), a, s), np.float64)
     m[:, 2] += rng.uniform(-shift, shift, size=2) * (w, h)
     out = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.5:

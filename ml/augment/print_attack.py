@@ -59,7 +59,7 @@ def paper_texture(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = rgb.shape[:2]
     grain = rng.normal(0, 1, size=(h, w)).astype(np.float32)
     k = int(rng.integers(1, 4)) * 2 + 1
-    grain = cv2.blur(grain, (k, 1) if rng.random() < 0.5 else (1, k))
+    grain = np.asarray(cv2.blur(grain, (k, 1) if rng.random() < 0.5 else (1, k)), np.float32)
     shade = smooth_noise((h, w), rng, 2)
     x = to_float(rgb) * (1.0 + rng.uniform(0.04, 0.12) * shade[..., None]) + rng.uniform(0.01, 0.04) * grain[..., None]
     return to_uint8(x)
@@ -69,8 +69,8 @@ def bend(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A hand-held sheet is never flat: a slight perspective tilt with a cylindrical curl."""
     h, w = rgb.shape[:2]
     d = rng.uniform(0.0, 0.08, size=(4, 2)) * (w, h)
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32([[d[0, 0], d[0, 1]], [w - d[1, 0], d[1, 1]], [w - d[2, 0], h - d[2, 1]], [d[3, 0], h - d[3, 1]]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = np.array([[d[0, 0], d[0, 1]], [w - d[1, 0], d[1, 1]], [w - d[2, 0], h - d[2, 1]], [d[3, 0], h - d[3, 1]]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     warped = cv2.warpPerspective(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     xx = np.tile(np.arange(w, dtype=np.float32), (h, 1))

@@ -75,9 +75,9 @@ class DetectionCache:
         row = self._data.get(key)
         if row is None:
             return None
-        box = row.get("box")
-        shape = row["shape"]
-        return Detection(Box.from_list(box) if box else None, int(row["n"]), (int(shape[0]), int(shape[1])))  # type: ignore[arg-type,index]
+        box, n, shape = row.get("box"), row["n"], row["shape"]
+        assert isinstance(shape, list) and isinstance(n, int) and (box is None or isinstance(box, list))
+        return Detection(Box.from_list(box) if box else None, n, (int(shape[0]), int(shape[1])))
 
     def put(self, key: str, det: Detection) -> None:
         with self._lock:

@@ -42,6 +42,8 @@ def _image_stats(path: Path) -> tuple[int, int, float, float, int]:
     """(width, height, bytes per pixel, sharpness, dhash)."""
     data = path.read_bytes()
     grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise ValueError(f"{path}: not a decodable image")
     h, w = grey.shape
     # Sharpness on a fixed 128 px copy so it does not grow with resolution (as webapp.face.quality).
     sharp = float(cv2.Laplacian(cv2.resize(grey, (128, 128), interpolation=cv2.INTER_AREA), cv2.CV_64F).var())

@@ -148,8 +148,7 @@ def parse_model_card(data: dict[str, Any], path: Path | None = None) -> ModelCar
 def parse_ensemble_card(data: dict[str, Any]) -> EnsembleCard:
     where = "ensemble card"
     members = tuple(
-        EnsembleMember(model=str(_require(m, "model", where)), weight=float(m.get("weight", 1.0)))
-        for m in _require(data, "members", where)
+        EnsembleMember(model=str(_require(m, "model", where)), weight=float(m.get("weight", 1.0))) for m in _require(data, "members", where)
     )
     if not members or any(m.weight < 0 for m in members) or sum(m.weight for m in members) <= 0:
         raise CardError(f"{where}: members need non-negative weights with a positive sum")

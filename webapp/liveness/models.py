@@ -44,7 +44,7 @@ def preprocess(crops: np.ndarray, card: ModelCard) -> np.ndarray:
         crops = crops[None]
     if crops.shape[1:3] != (spec.size, spec.size):
         raise ValueError(f"{card.name} expects {spec.size}px crops, got {crops.shape[1:3]}")
-    x = crops.astype(np.float32)
+    x: np.ndarray = crops.astype(np.float32)
     if spec.color_order == "BGR":
         x = x[..., ::-1]
     x = (x * np.float32(spec.scale) - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
