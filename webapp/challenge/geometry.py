@@ -101,3 +101,87 @@ def _rotation(yaw_cam: float, pitch_cam: float) -> np.ndarray:
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
     return ry @ rx
+
+
+# --- face size, hysteresis and track continuity (issue 4, part 2) ---------------------------
+
+
+def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the image-left (subject's right) and image-right eye contours."""
+    return landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)
+
+
+def inter_ocular_distance(landmarks: np.ndarray) -> float:
+    """Distance between the two eye centres in pixels: the face's scale.
+
+    Landmark-based, so it changes smoothly with distance to the camera, unlike dlib's HOG
+    boxes, whose size moves in pyramid steps of about 20 % (pyramid_down<6>). It shrinks with
+    yaw (foreshortening, about cos(yaw)); compare it only between near-frontal frames.
+    """
+    a, b = eye_centres(landmarks)
+    return float(np.linalg.norm(b - a))
+
+
+def scale_ratio(current: float, baseline: float) -> float:
+    """How much bigger the face is than at baseline (1.0 = same size; >1 = closer)."""
+    return current / baseline if baseline > 0 else 0.0
+
+
+def hysteresis(value: float, on: float, off: float, was_on: bool) -> bool:
+    """Two-threshold switch: turns on at ``value >= on``, stays on until ``value < off``.
+
+    With ``off < on`` a value wandering around one threshold (landmark jitter, HOG box steps)
+    cannot toggle the state every frame. For "low is on" signals pass negated values.
+    """
+    if off > on:
+        raise ValueError("hysteresis needs off <= on")
+    return value >= off if was_on else value >= on
+
+
+@dataclass(frozen=True)
+class TrackCheck:
+    """How the face moved between two consecutive face frames, relative to its size."""
+
+    shift: float  # centre displacement / mean inter-ocular distance
+    scale_change: float  # |log(iod_now / iod_before)|
+    iou: float  # overlap of the two face boxes
+    same: bool
+
+
+def same_face_track(
+    prev_landmarks: np.ndarray,
+    cur_landmarks: np.ndarray,
+    dt: float,
+    prev_box: tuple[int, int, int, int] | None = None,
+    cur_box: tuple[int, int, int, int] | None = None,
+    max_speed: float = 4.0,
+    max_shift: float = 1.5,
+    max_scale_speed: float = 2.0,
+) -> TrackCheck:
+    """Is the face in this frame plausibly the same physical face as in the previous one?
+
+    A real head moves continuously: between frames ``dt`` seconds apart its landmark centre
+    moves at most about ``max_speed`` inter-ocular distances per second (capped at
+    ``max_shift``), and its scale (inter-ocular distance, which also shrinks as the head turns)
+    changes by at most ``max_scale_speed`` in log units per second.
+    A face that jumps further was swapped (another photo, another person, a cut in a replay),
+    so a step must not be completed across that jump. Defaults are calibrated on the live videos
+    at 4-10 fps (``python -m ml.blink.cues track``; see ml/blink/README.md).
+    """
+    c0, c1 = prev_landmarks.mean(axis=0), cur_landmarks.mean(axis=0)
+    iod0, iod1 = inter_ocular_distance(prev_landmarks), inter_ocular_distance(cur_landmarks)
+    iod = max(1e-6, (iod0 + iod1) / 2.0)
+    shift = float(np.linalg.norm(c1 - c0) / iod)
+    scale_change = float(abs(math.log(max(iod1, 1e-6) / max(iod0, 1e-6))))
+    iou = _box_iou(prev_box, cur_box) if prev_box is not None and cur_box is not None else float("nan")
+    gap = max(0.0, float(dt))
+    same = shift <= min(max_shift, max_speed * gap + 0.25) and scale_change <= max_scale_speed * gap + 0.15
+    return TrackCheck(shift=shift, scale_change=scale_change, iou=iou, same=same)
+
+
+def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

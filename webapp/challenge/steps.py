@@ -22,6 +22,9 @@ class FaceSignals:
     yaw: float  # degrees, > 0 = turned to the user's left
     pitch: float
     face_px: int
+    # Inter-ocular distance in pixels (geometry.inter_ocular_distance): a smooth face scale for
+    # the "closer" step; None when the caller does not measure it (face_px is used instead).
+    iod: float | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Baseline:
     ear: float
     yaw: float
     face_px: int
+    iod: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class StepSettings:
     blink_reopen_ratio: float = 0.9
     turn_yaw: float = 18.0
     turn_return: float = 8.0
+    closer_ratio: float = 1.2  # face scale vs baseline that counts as "closer"
+    closer_frames: int = 2  # consecutive frames it must hold (one HOG box can jump a pyramid step)
+    closer_max_yaw: float = 12.0  # degrees from baseline yaw; a turned face is not a closer one
 
 
 class Step(Protocol):
@@ -97,7 +104,35 @@ class TurnStep:
         return abs(signals.yaw - base.yaw) <= cfg.turn_return
 
 
-STEPS: dict[str, Step] = {s.name: s for s in (BlinkStep(), TurnStep("left"), TurnStep("right"))}
+class CloserStep:
+    """The face grows by ``closer_ratio`` over its baseline size and holds it for a few frames.
+
+    Scale is the inter-ocular distance when both the frame and the baseline carry it (smooth,
+    landmark-based), otherwise the HOG box side, whose size moves in pyramid steps of about
+    20 % - hence ``closer_frames`` consecutive frames. Near-frontal frames only: yaw shrinks the
+    inter-ocular distance. Moving a photo closer passes this step too: its value is the random
+    order it adds; the planarity and duplicate cues (motion.py, phash.py) judge the picture.
+    """
+
+    name = "closer"
+
+    def prompt(self, progress: dict[str, Any]) -> str:
+        return "Hold it there." if progress.get("frames") else "Move a little closer to the camera."
+
+    def update(self, progress: dict[str, Any], signals: FaceSignals, base: Baseline, cfg: StepSettings) -> bool:
+        if signals.iod is not None and base.iod is not None and base.iod > 0:
+            ratio = signals.iod / base.iod
+        else:
+            ratio = signals.face_px / base.face_px if base.face_px > 0 else 0.0
+        if ratio >= cfg.closer_ratio and abs(signals.yaw - base.yaw) <= cfg.closer_max_yaw:
+            progress["frames"] = int(progress.get("frames", 0)) + 1
+            progress["max_ratio"] = round(max(ratio, float(progress.get("max_ratio", 0.0))), 3)
+        else:
+            progress["frames"] = 0
+        return int(progress["frames"]) >= cfg.closer_frames
+
+
+STEPS: dict[str, Step] = {s.name: s for s in (BlinkStep(), TurnStep("left"), TurnStep("right"), CloserStep())}
 
 
 def pick_challenge(catalogue: Sequence[str], count: int) -> list[str]:
