@@ -17,6 +17,7 @@ from webapp.challenge.blink import (
     BlinkDetector,
     append_history,
     feature_names,
+    frames_since_closed,
     gaps,
     get_detector,
     window_features,
@@ -142,6 +143,14 @@ def test_history_keeps_the_newest_frames_as_small_json() -> None:
     assert ears[0] == pytest.approx(0.304) and times[-1] == pytest.approx(12.2)
     assert gaps(times) == pytest.approx([0.2] * 7)
     assert len(json.dumps({"ears": ears, "times": times})) < 200
+
+
+def test_frames_since_closed_points_at_the_dip_inside_the_window() -> None:
+    assert frames_since_closed([0.3, 0.1, 0.3, 0.31], 10) == 2
+    assert frames_since_closed([0.05, 0.3, 0.3, 0.1, 0.3], 3) == 1  # older dips are outside the window
+    assert frames_since_closed([0.3, float("nan"), 0.2], 10) == 0
+    with pytest.raises(ValueError):
+        frames_since_closed([], 10)
 
 
 def test_a_card_for_other_features_or_another_file_is_refused(tmp_path: Path) -> None:

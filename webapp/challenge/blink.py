@@ -237,6 +237,18 @@ def get_detector(directory: Path | str = DEFAULT_DIR, threads: int = 1) -> Blink
         return _detectors[key]
 
 
+def frames_since_closed(ears: Sequence[float], window: int) -> int:
+    """How many frames ago the lowest EAR of the last ``window`` frames was (0 = the newest).
+
+    The policy uses it to accept a blink only when its closed frame arrived after the blink
+    prompt: ``frames_since_closed(...) < frames spent on the step``.
+    """
+    recent = np.asarray(ears, dtype=np.float64)[-window:]
+    if recent.size == 0:
+        raise ValueError("no frames")
+    return int(recent.size - 1 - int(np.argmin(np.nan_to_num(recent, nan=np.inf))))
+
+
 def append_history(ears: list[float], times: list[float], ear: float, t: float, keep: int) -> None:
     """Add one face frame to the per-attempt blink history (mutated), keeping the last ``keep``.
 
