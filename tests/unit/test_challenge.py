@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.frames import photo_rgb
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose, project_model
-from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepSettings, pick_challenge
+from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepFrame, StepSettings, pick_challenge
 from webapp.face import FaceEngine
 
 
@@ -71,7 +71,7 @@ CFG = StepSettings()
 
 def _run(step_name: str, signals: list[FaceSignals]) -> list[bool]:
     step, progress = STEPS[step_name], {}
-    return [step.update(progress, s, BASE, CFG) for s in signals]
+    return [step.update(progress, StepFrame(s, BASE), CFG) for s in signals]
 
 
 def _sig(ear: float = 0.3, yaw: float = 2.0) -> FaceSignals:
@@ -94,7 +94,7 @@ def test_step_prompts_follow_progress() -> None:
     progress: dict = {}
     step = STEPS["turn_right"]
     assert "right" in step.prompt(progress)
-    step.update(progress, _sig(yaw=-30), BASE, CFG)
+    step.update(progress, StepFrame(_sig(yaw=-30), BASE), CFG)
     assert "back" in step.prompt(progress)
 
 

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.heads import HEAD, PHOTO, project
 from webapp.challenge.geometry import hysteresis, inter_ocular_distance, same_face_track, scale_ratio
 from webapp.challenge.motion import (
     MotionSettings,
@@ -19,48 +20,8 @@ from webapp.challenge.motion import (
     update_motion,
     update_timing,
 )
-from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepSettings
+from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepFrame, StepSettings
 
-
-def face_3d() -> np.ndarray:
-    """A rough 68-point head in mm (x right, y down, z away from the camera): the outline deep
-    at the sides, the nose tip forward. Only the relief matters: it makes a turn non-planar."""
-    pts = np.zeros((68, 3))
-    theta = np.linspace(0.0, math.pi, 17)  # outline: ear, chin, other ear
-    pts[0:17] = np.column_stack([-70 * np.cos(theta), -20 + 100 * np.sin(theta), 20 + 40 * np.abs(np.cos(theta))])
-    brows_x = np.r_[np.linspace(-55, -15, 5), np.linspace(15, 55, 5)]
-    pts[17:27] = np.column_stack([brows_x, np.full(10, -45.0), np.full(10, 15.0)])
-    pts[27:31] = np.column_stack([np.zeros(4), np.linspace(-35, 0, 4), np.linspace(10, -20, 4)])  # bridge to tip
-    pts[31:36] = np.column_stack([np.linspace(-15, 15, 5), np.full(5, 8.0), np.array([0, -5, -10, -5, 0.0])])
-    ring6 = np.linspace(math.pi, -math.pi, 7)[:6]
-    for start, cx in ((36, -35.0), (42, 35.0)):
-        pts[start : start + 6] = np.column_stack([cx + 14 * np.cos(ring6), -25 + 5 * np.sin(ring6), np.full(6, 18.0)])
-    ring12 = np.linspace(math.pi, -math.pi, 13)[:12]
-    pts[48:60] = np.column_stack([25 * np.cos(ring12), 40 + 8 * np.sin(ring12), np.full(12, 5.0)])
-    ring8 = np.linspace(math.pi, -math.pi, 9)[:8]
-    pts[60:68] = np.column_stack([15 * np.cos(ring8), 40 + 3 * np.sin(ring8), np.full(8, 5.0)])
-    return pts
-
-
-def project(
-    points: np.ndarray,
-    yaw: float = 0.0,
-    pitch: float = 0.0,
-    roll: float = 0.0,
-    shift: tuple[float, float] = (0, 0),
-    distance: float = 600.0,
-) -> np.ndarray:
-    """Pinhole projection (f = 640 px, 640x480 image) of points rotated about their centre."""
-    y, p, r = (math.radians(v) for v in (yaw, pitch, roll))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    cam = points @ (rz @ ry @ rx).T + np.array([0.0, 0.0, distance])
-    return np.column_stack([640 * cam[:, 0] / cam[:, 2] + 320 + shift[0], 640 * cam[:, 1] / cam[:, 2] + 240 + shift[1]])
-
-
-HEAD = face_3d()
-PHOTO = np.column_stack([HEAD[:, :2], np.zeros(68)])  # the same face printed flat
 SETTINGS = MotionSettings()
 
 
@@ -217,10 +178,10 @@ def test_closer_step_uses_iod_and_needs_consecutive_frames() -> None:
 
     progress: dict = {}
     assert "closer" in step.prompt(progress)
-    results = [step.update(progress, s, base, cfg) for s in (sig(62), sig(75), sig(70), sig(75), sig(76))]
+    results = [step.update(progress, StepFrame(s, base), cfg) for s in (sig(62), sig(75), sig(70), sig(75), sig(76))]
     assert results == [False, False, False, False, True]
     progress = {}
-    assert not any(step.update(progress, sig(80, yaw=25), base, cfg) for _ in range(4))  # turned, not closer
+    assert not any(step.update(progress, StepFrame(sig(80, yaw=25), base), cfg) for _ in range(4))  # turned, not closer
     progress = {}
     no_iod = Baseline(ear=0.3, yaw=0.0, face_px=150)
-    assert [step.update(progress, sig(None, px=190), no_iod, cfg) for _ in range(2)] == [False, True]
+    assert [step.update(progress, StepFrame(sig(None, px=190), no_iod), cfg) for _ in range(2)] == [False, True]

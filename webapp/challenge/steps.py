@@ -37,8 +37,32 @@ class Baseline:
     iod: float | None = None
 
 
+class BlinkJudge(Protocol):
+    """A learned blink detector over the last few frames (webapp.challenge.blink.BlinkDetector)."""
+
+    @property
+    def window(self) -> int: ...
+
+    def blink_seen(self, ears: Sequence[float], dts: Sequence[float], baseline_ear: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StepFrame:
+    """One face frame as a step sees it: its signals, the user's baseline, and the attempt's
+    recent eye-opening history (oldest first, this frame last) with server-clock times."""
+
+    signals: FaceSignals
+    base: Baseline
+    ears: tuple[float, ...] = ()
+    times: tuple[float, ...] = ()
+    step_frames: int = 1  # face frames spent on this step, this one included
+
+
 @dataclass(frozen=True)
 class StepSettings:
+    # None: the rule below decides blinks; else the learned detector does (the default app
+    # config loads the shipped one: it halves false blinks, see webapp/assets/blink/blink.json).
+    blink_judge: BlinkJudge | None = None
     blink_closed_ratio: float = 0.75
     blink_reopen_ratio: float = 0.9
     turn_yaw: float = 18.0
@@ -53,16 +77,19 @@ class Step(Protocol):
 
     def prompt(self, progress: dict[str, Any]) -> str: ...
 
-    def update(self, progress: dict[str, Any], signals: FaceSignals, base: Baseline, cfg: StepSettings) -> bool:
+    def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
         """Advance ``progress`` (mutated in place) with one frame; True when the step is done."""
         ...
 
 
 class BlinkStep:
-    """Eyes close (EAR well below the user's open-eye EAR), then open again.
+    """Eyes close, then open again, after the prompt.
 
     Blinks last 100-400 ms; at a few frames per second a quick one can fall between frames,
-    so the prompt asks for a slow blink and one closed frame suffices.
+    so the prompt asks for a slow blink. With a learned detector (``cfg.blink_judge``) the
+    window of recent eye openings decides, and the closed frame must have arrived after the
+    step began; without one, a rule: one frame below ``blink_closed_ratio`` x the user's
+    open-eye ratio, then one back above ``blink_reopen_ratio`` x it.
     """
 
     name = "blink"
@@ -70,7 +97,17 @@ class BlinkStep:
     def prompt(self, progress: dict[str, Any]) -> str:
         return "Now open your eyes." if progress.get("closed") else "Blink slowly."
 
-    def update(self, progress: dict[str, Any], signals: FaceSignals, base: Baseline, cfg: StepSettings) -> bool:
+    def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
+        signals, base = frame.signals, frame.base
+        judge = cfg.blink_judge
+        if judge is not None:
+            from webapp.challenge.blink import frames_since_closed, gaps
+
+            if len(frame.ears) < 3:
+                return False
+            if frames_since_closed(frame.ears, judge.window) >= frame.step_frames:
+                return False  # the lowest eye opening in view came before the prompt
+            return judge.blink_seen(list(frame.ears), gaps(frame.times), base.ear)
         if not progress.get("closed"):
             if signals.ear < cfg.blink_closed_ratio * base.ear:
                 progress["closed"] = True
@@ -94,7 +131,8 @@ class TurnStep:
             return "Now look back at the camera."
         return f"Turn your head slowly to your {self.direction}."
 
-    def update(self, progress: dict[str, Any], signals: FaceSignals, base: Baseline, cfg: StepSettings) -> bool:
+    def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
+        signals, base = frame.signals, frame.base
         relative = self._sign * (signals.yaw - base.yaw)
         if not progress.get("turned"):
             if relative >= cfg.turn_yaw:
@@ -119,7 +157,8 @@ class CloserStep:
     def prompt(self, progress: dict[str, Any]) -> str:
         return "Hold it there." if progress.get("frames") else "Move a little closer to the camera."
 
-    def update(self, progress: dict[str, Any], signals: FaceSignals, base: Baseline, cfg: StepSettings) -> bool:
+    def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
+        signals, base = frame.signals, frame.base
         if signals.iod is not None and base.iod is not None and base.iod > 0:
             ratio = signals.iod / base.iod
         else:
