@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
+from webapp.errors import ServiceUnavailable
 from webapp.extensions import db
 from webapp.runtime import runtime
 
@@ -29,6 +30,12 @@ def healthz() -> tuple[Response, int]:
         for name, model in rt.ensemble.models.items():
             models[name] = f"{model.card.version} ({model.card.sha256[:12]})"
         models["ensemble"] = rt.ensemble.card.version
+    try:
+        blink = rt.require_blink()
+        models["blink"] = f"{blink.card.version} ({blink.card.sha256[:12]})" if blink else "rule (no model configured)"
+    except ServiceUnavailable:
+        models["blink"] = "unavailable"
+        ok = False
     try:
         db.session.execute(sa.text("SELECT 1"))
         database = "ok"

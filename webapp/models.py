@@ -120,6 +120,10 @@ class AttemptFrame(db.Model):  # type: ignore[name-defined,misc]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # sha256 of the uploaded bytes: byte-identical frames within and across attempts = replay.
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # Perceptual hashes and block fingerprint (webapp/challenge/phash.py): re-encoded copies.
+    phash: Mapped[str | None] = mapped_column(sa.String(16))
+    dhash: Mapped[str | None] = mapped_column(sa.String(16))
+    fingerprint: Mapped[str | None] = mapped_column(sa.Text)
     faces: Mapped[int] = mapped_column(default=0)
     outcome: Mapped[str] = mapped_column(sa.String(32))  # "ok" | "no_face" | "multiple_faces" | ...
     signals: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # distance, live score, ear, yaw...

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from webapp.challenge.geometry import eye_aspect_ratio, head_pose
+from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_distance
+from webapp.challenge.phash import FrameHash, frame_hash
 from webapp.challenge.steps import FaceSignals
 from webapp.face.match import best_distance
 from webapp.face.types import Box, FaceObservation
@@ -24,15 +25,22 @@ from webapp.runtime import Runtime
 
 @dataclass(frozen=True)
 class FrameReport:
-    """A login frame's facts for the policy, plus the audit record of what was seen."""
+    """A login frame's facts for the policy, its hashes, and the audit record of what was seen."""
 
     facts: FrameFacts
+    hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
     pose = head_pose(obs.landmarks, (int(image_shape[0]), int(image_shape[1])))
-    return FaceSignals(ear=eye_aspect_ratio(obs.landmarks), yaw=pose.yaw, pitch=pose.pitch, face_px=obs.quality.face_px)
+    return FaceSignals(
+        ear=eye_aspect_ratio(obs.landmarks),
+        yaw=pose.yaw,
+        pitch=pose.pitch,
+        face_px=obs.quality.face_px,
+        iod=inter_ocular_distance(obs.landmarks),
+    )
 
 
 def analyze_login_frame(
@@ -42,10 +50,12 @@ def analyze_login_frame(
     templates: np.ndarray,
     references: Mapping[str, np.ndarray],
 ) -> FrameReport:
-    """Detect, then for exactly one face: identity distance, passive liveness and landmarks."""
+    """Hash the frame and detect; then, for exactly one face: identity distance, passive
+    liveness and landmark signals."""
+    hashes = frame_hash(rgb)
     boxes = rt.engine.detect(rgb)
     if len(boxes) != 1:
-        return FrameReport(FrameFacts(sha256=sha256, faces=len(boxes)), {"faces": len(boxes)})
+        return FrameReport(FrameFacts(sha256=sha256, faces=len(boxes)), hashes, {"faces": len(boxes)})
     box = boxes[0]
     obs = rt.engine.observe(rgb, box, encode=True)
     assert obs.encoding is not None
@@ -61,10 +71,11 @@ def analyze_login_frame(
         "ear": round(signals.ear, 4),
         "yaw": round(signals.yaw, 2),
         "pitch": round(signals.pitch, 2),
+        "iod": round(signals.iod or 0.0, 2),
         "quality": obs.quality.score(),
     }
-    facts = FrameFacts(sha256=sha256, faces=1, distance=distance, live_score=live.live_score, signals=signals)
-    return FrameReport(facts, audit)
+    facts = FrameFacts(sha256=sha256, faces=1, distance=distance, live_score=live.live_score, signals=signals, landmarks=obs.landmarks)
+    return FrameReport(facts, hashes, audit)
 
 
 @dataclass(frozen=True)

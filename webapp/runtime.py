@@ -8,12 +8,14 @@ and that login refuses with 503, rather than crashing the worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, current_app
 
+from webapp.challenge.blink import BlinkDetector
 from webapp.errors import ServiceUnavailable
 from webapp.face.engine import DetectorSettings, FaceEngine
 from webapp.liveness import CardError, LivenessEnsemble, load_ensemble
@@ -26,12 +28,30 @@ EXTENSION_KEY = "livegate.runtime"
 class Runtime:
     engine: FaceEngine
     ensemble: LivenessEnsemble | None
+    blink: BlinkDetector | None = None  # None with BLINK_MODEL_DIR unset: the rule decides blinks
+    blink_dir: Path | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
     def require_ensemble(self) -> LivenessEnsemble:
         if self.ensemble is None:
             raise ServiceUnavailable("The liveness models are not available.")
         return self.ensemble
+
+    def require_blink(self) -> BlinkDetector | None:
+        """The blink detector, or None when configured off; a configured detector that cannot
+        load makes login unavailable rather than silently weaker."""
+        if self.blink_dir is None:
+            return None
+        if self.blink is None:
+            if "blink" in self.errors:
+                raise ServiceUnavailable("The blink detector is not available.")
+            try:
+                self.blink = BlinkDetector.load(self.blink_dir)
+            except (OSError, ValueError, KeyError) as exc:
+                self.errors["blink"] = str(exc)
+                log.error("blink detector unavailable: %s", exc)
+                raise ServiceUnavailable("The blink detector is not available.") from None
+        return self.blink
 
     def face_models_ok(self) -> bool:
         return "face" not in self.errors
@@ -56,7 +76,8 @@ def build_runtime(app: Flask) -> Runtime:
     except (CardError, OSError, KeyError) as exc:
         errors["liveness"] = str(exc)
         log.error("liveness models unavailable: %s", exc)
-    rt = Runtime(engine=engine, ensemble=ensemble, errors=errors)
+    blink_dir = Path(cfg["BLINK_MODEL_DIR"]) if cfg.get("BLINK_MODEL_DIR") else None
+    rt = Runtime(engine=engine, ensemble=ensemble, blink_dir=blink_dir, errors=errors)
     if cfg["PRELOAD_MODELS"]:
         warm_up(rt)
     return rt
@@ -76,6 +97,8 @@ def warm_up(rt: Runtime) -> None:
             rt.errors["liveness"] = str(exc)
             rt.ensemble = None
             log.error("liveness models failed to load: %s", exc)
+    with contextlib.suppress(ServiceUnavailable):  # recorded in rt.errors; /healthz reports it
+        rt.require_blink()
 
 
 def runtime() -> Runtime:

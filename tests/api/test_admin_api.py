@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import post_frame, start
-from tests.support.frames import blank_jpeg, gif_bytes, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
+from tests.support.frames import blank_jpeg, gif_bytes, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
 from tests.support.models import expected_score
 from webapp.face import CropSpec, FaceEngine, crop_face
 from webapp.face.image import encode_jpeg
@@ -151,12 +151,12 @@ def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, pho
 
 def test_webcam_enrollment_needs_three_good_frames(client: FlaskClient, token: str) -> None:
     create_alice(client, token)
-    frames = [noisy_jpeg(portrait("obama2.jpg"), i) for i in range(2)] + [blank_jpeg()] * 3
+    frames = [jittered_jpeg(portrait("obama2.jpg"), i) for i in range(2)] + [blank_jpeg()] * 3
     data = {**files("images", frames), "source": "webcam"}
     r = client.post("/api/v1/admin/users/alice/faces", data=data, headers=auth(token))
     assert (r.status_code, r.get_json()["error"]) == (422, "not_enough_good_images")
     assert r.get_json()["enrolled"] == 0
-    frames = [noisy_jpeg(portrait("obama2.jpg"), i) for i in range(3)]
+    frames = [jittered_jpeg(portrait("obama2.jpg"), i) for i in range(3)]
     r = client.post("/api/v1/admin/users/alice/faces", data={**files("images", frames), "source": "webcam"}, headers=auth(token))
     assert (r.status_code, r.get_json()["enrolled"]) == (201, 3)
 
@@ -185,7 +185,7 @@ def test_delete_faces_then_user(client: FlaskClient, token: str, photo_bytes: di
 def test_attempts_list_shows_scores_to_admins_only(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     enroll_alice(client, token, photo_bytes)
     attempt_id = start(client, "alice").get_json()["attempt_id"]
-    end_user_view = post_frame(client, attempt_id, noisy_jpeg(portrait("obama2.jpg"), 1)).get_json()
+    end_user_view = post_frame(client, attempt_id, jittered_jpeg(portrait("obama2.jpg"), 1)).get_json()
     assert "scores" not in end_user_view and "distance" not in str(end_user_view)
     start(client, "nobody")
     listing = client.get("/api/v1/admin/attempts?username=alice&limit=5", headers=auth(token)).get_json()["attempts"]

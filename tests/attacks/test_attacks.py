@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import enroll, post_frame, scripted_signals, start
-from tests.support.frames import noisy_jpeg, photo_rgb, portrait, side_by_side
+from tests.support.frames import jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, tilted
 from webapp.extensions import db
 from webapp.models import LoginAttempt
 
@@ -53,8 +53,9 @@ def check(record: Record, app: Flask, name: str, attempt_id: str, answer: dict[s
 
 
 def still_frames(n: int, photo: str = "obama2.jpg", seed: int = 0) -> list[bytes]:
+    """A photo held in front of the camera: it shifts a little between frames."""
     base = portrait(photo)
-    return [noisy_jpeg(base, seed + i) for i in range(n)]
+    return [jittered_jpeg(base, seed + i) for i in range(n)]
 
 
 def genuine_attempt(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, frames: list[bytes]) -> str:
@@ -75,7 +76,9 @@ def test_still_photo_of_the_enrolled_user(app: Flask, client: FlaskClient, alice
     check(record, app, "still photo of the enrolled user", attempt_id, answer, {"challenge_failed"})
 
 
-def test_replay_of_a_recorded_genuine_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_of_a_recorded_genuine_attempt(
+    app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     recorded = still_frames(12, seed=100)
     genuine_attempt(client, monkeypatch, recorded)
     attempt_id = start(client).get_json()["attempt_id"]
@@ -101,7 +104,7 @@ def test_same_frame_sent_again_and_again(app: Flask, client: FlaskClient, alice:
 def test_two_faces(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
     frame = noisy_jpeg(side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg")), 1)
-    answer = run_frames(client, attempt_id, still_frames(3, seed=400) + [frame])
+    answer = run_frames(client, attempt_id, [*still_frames(3, seed=400), frame])
     check(record, app, "two faces in view", attempt_id, answer, {"multiple_faces"})
 
 
@@ -114,7 +117,9 @@ def test_face_swap_mid_attempt(app: Flask, client: FlaskClient, alice: str, reco
     check(record, app, "face swap mid-attempt (alice, then someone else)", body["attempt_id"], answer, {"no_match"})
 
 
-def test_victims_photo_under_another_username(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_victims_photo_under_another_username(
+    app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     body = start(client, "mallory").get_json()
     signals = scripted_signals(body["challenge"]["steps"])
     monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
@@ -171,3 +176,65 @@ def test_guessing_attempts_lock_the_account(app: Flask, client: FlaskClient, ali
         from webapp.models import AuditEvent
 
         assert db.session.scalar(sa.select(AuditEvent.kind).where(AuditEvent.kind == "locked")) == "locked"
+
+
+def swivel(photo: str, first: float, seed: int) -> list[bytes]:
+    """A photo held up and swivelled to fake head turns: straight, one side and back, the other
+    side and back, twice (so either order of turn_left/turn_right is acted out)."""
+    base = portrait(photo)
+    angles = [0, 0, 0]
+    for _ in range(2):
+        for side in (first, -first):
+            angles += [side * a for a in (12, 24, 35, 35, 24, 12, 0)]
+    return [jittered_jpeg(tilted(base, a), seed + i, max_shift=1.0) for i, a in enumerate(angles)]
+
+
+@pytest.mark.parametrize("app_config", [{"CHALLENGE_STEPS": ["turn_left", "turn_right"]}])
+def test_photo_swivelled_to_fake_head_turns(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, swivel("obama.jpg", -1.0, seed=1000))
+    check(record, app, "photo swivelled in front of the camera to fake the turns", attempt_id, answer, {"spoof"})
+
+
+@pytest.mark.parametrize("app_config", [{"CHALLENGE_STEPS": ["turn_left", "turn_right"], "PLANAR_CHECK": False}])
+def test_the_swivel_attack_is_real_without_the_planar_cue(client: FlaskClient, alice: str) -> None:
+    """Control: with the planar-motion cue off, the same swivelled photo completes both turns
+    and gets in, so the denial above is the cue's doing, not an accident of the frames."""
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, swivel("obama.jpg", -1.0, seed=1000))
+    assert answer["state"] == "granted", answer
+
+
+def test_replay_of_a_recorded_attempt_re_encoded(
+    app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = still_frames(12, seed=1100)
+    genuine_attempt(client, monkeypatch, recorded)
+    from webapp.face.image import ImageLimits, decode_image, encode_jpeg
+
+    limits = ImageLimits(10**7, 10**7, 10**4)
+    re_encoded = [encode_jpeg(decode_image(f, limits), quality=75) for f in recorded]
+    assert not set(re_encoded) & set(recorded)  # no byte-identical frame left
+    attempt_id = start(client).get_json()["attempt_id"]
+    answer = run_frames(client, attempt_id, re_encoded)
+    check(record, app, "replay of a recorded attempt, re-encoded (no byte-identical frame)", attempt_id, answer, {"replay"})
+
+
+def test_frames_injected_in_parallel(app: Flask, alice: str, record: Record) -> None:
+    import threading
+
+    attempt_id = start(app.test_client()).get_json()["attempt_id"]
+    frames = still_frames(8, seed=1200)
+    answers: list[dict[str, Any]] = []
+
+    def send(data: bytes) -> None:
+        r = post_frame(app.test_client(), attempt_id, data)
+        answers.append({"status": r.status_code, **(r.get_json() or {})})
+
+    threads = [threading.Thread(target=send, args=(f,)) for f in frames]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = next((a for a in answers if a.get("state") == "denied"), answers[-1])
+    check(record, app, "frames injected in parallel (no camera sends like that)", attempt_id, final, {"replay"})

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from tests.conftest import make_app
 from tests.support.api import post_frame, start
 from tests.support.faces import face_photo
-from tests.support.frames import blank_jpeg, noisy_jpeg, portrait
+from tests.support.frames import blank_jpeg, jittered_jpeg, portrait
 from webapp.config import DEFAULTS
 from webapp.liveness import load_cards, load_ensemble
 
@@ -101,7 +101,7 @@ def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, ali
     frame = portrait("obama2.jpg")
     states = []
     for seq in range(30):
-        r = post_frame(real_client, attempt_id, noisy_jpeg(frame, seq), seq + 1)
+        r = post_frame(real_client, attempt_id, jittered_jpeg(frame, seq), seq + 1)
         if r.status_code != 200:
             states.append((r.status_code, r.get_json()["error"]))
             break

@@ -43,6 +43,41 @@ def face_crop(rgb: np.ndarray, size: int = 220, scale: float = 2.2) -> np.ndarra
     return crop_face(rgb, box, CropSpec(size=size, scale=scale))
 
 
+def jittered_jpeg(rgb: np.ndarray, seed: int, max_shift: float = 2.5, max_degrees: float = 0.6, quality: int = 90) -> bytes:
+    """JPEG of ``rgb`` moved by a small random shift and rotation, with sensor-like noise.
+
+    What a camera sees of a person (or a hand-held photo) that is *almost* still: unlike pure
+    noise on an identical picture, these frames are not re-encoded copies of each other, so
+    they pass the near-duplicate check (webapp/challenge/phash.py) as a live camera's do.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-max_degrees, max_degrees)), 1.0)
+    matrix[:, 2] += rng.uniform(-max_shift, max_shift, 2)
+    moved = cv2.warpAffine(rgb, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return noisy_jpeg(moved, seed, quality=quality)
+
+
+def tilted(rgb: np.ndarray, yaw: float, pitch: float = 0.0, focal: float | None = None) -> np.ndarray:
+    """The frame as seen when the picture itself is turned in front of the camera: the image
+    plane rotated ``yaw`` degrees about its vertical axis (and ``pitch`` about the horizontal),
+    re-projected by a pinhole camera. This is what holding up a photo or a phone and swivelling
+    it looks like - the attack the planar-motion cue exists for."""
+    import math
+
+    h, w = rgb.shape[:2]
+    f = float(focal or w)
+    y, p = math.radians(yaw), math.radians(pitch)
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    centred = np.column_stack([corners[:, 0] - w / 2, corners[:, 1] - h / 2, np.zeros(4)])
+    cam = centred @ (ry @ rx).T + np.array([0.0, 0.0, f])
+    projected = np.column_stack([f * cam[:, 0] / cam[:, 2] + w / 2, f * cam[:, 1] / cam[:, 2] + h / 2])
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), projected.astype(np.float32))
+    return cv2.warpPerspective(rgb, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
 def side_by_side(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """A 480x360 frame with the faces of two photos next to each other (about 100 px each)."""
     return webcam_frame(np.hstack([face_crop(a), face_crop(b)]))

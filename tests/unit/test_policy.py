@@ -177,3 +177,97 @@ def test_progress_grows_and_prompts_follow_the_step() -> None:
 def test_state_round_trips_through_json() -> None:
     _, state = run(["blink", "turn_right"], baseline() + blink() + right()[:1])
     assert AttemptState.from_json(state.to_json()) == state
+
+
+# --- cues of issue 4: planar motion, face track, near-duplicates, parallel frames, blinks ----
+
+from dataclasses import replace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tests.support.heads import HEAD, PHOTO, project  # noqa: E402
+
+
+def timed(frames: list[pol.FrameFacts], gap: float = 0.2, work: float = 0.08) -> list[pol.FrameFacts]:
+    """Give frames server times as the page sends them: one in flight, ``gap`` apart."""
+    return [replace(f, t=i * gap, t_done=i * gap + work) for i, f in enumerate(frames)]
+
+
+def posed(points: np.ndarray, yaw: float, **kw: float) -> pol.FrameFacts:
+    """A face frame whose landmarks are ``points`` turned by ``yaw`` degrees (and whose pose
+    signal says so, as solvePnP would)."""
+    return replace(frame(yaw=yaw, **kw), landmarks=project(points, yaw=-yaw))
+
+
+def turn_sequence(points: np.ndarray, side: float) -> list[pol.FrameFacts]:
+    yaws = [0, 0, 0, 8 * side, 16 * side, 24 * side, 30 * side, 20 * side, 8 * side, 2 * side, 0, 0]
+    return timed([posed(points, y) for y in yaws])
+
+
+def test_a_real_head_turning_passes_the_planarity_cue() -> None:
+    verdict, state = run(["turn_left"], turn_sequence(HEAD, 1.0))
+    assert verdict.state == "granted", verdict
+    assert state.motion["turned"] >= 2 and state.motion["planar_turned"] == 0
+
+
+def test_a_photo_tilted_to_fake_a_turn_is_a_spoof() -> None:
+    verdict, _state = run(["turn_left"], turn_sequence(PHOTO, 1.0))
+    assert (verdict.state, verdict.reason) == ("denied", "spoof")
+    assert "flat picture" in (verdict.detail or "")
+    off = pol.Policy(live_threshold=0.5, planarity=None)  # without the cue, solvePnP alone is fooled
+    assert run(["turn_left"], turn_sequence(PHOTO, 1.0), off)[0].state == "granted"
+
+
+def test_a_face_that_jumps_resets_the_step_and_too_many_jumps_fail() -> None:
+    near, far = project(HEAD), project(HEAD, shift=(250, 0))
+    frames = [replace(frame(), landmarks=near) for _ in range(3)]
+    frames += [replace(frame(yaw=25), landmarks=near)]  # turned: half of turn_left done ...
+    frames += [replace(frame(yaw=0), landmarks=far)]  # ... then another face "returns"
+    verdict, state = run(["turn_left"], timed(frames))
+    assert verdict.state == "collecting"
+    assert state.track_breaks == 1 and state.step_index == 0 and state.step_progress == {}
+    jumps = [replace(frame(), landmarks=near if i % 2 else far) for i in range(8)]
+    verdict, state = run(["turn_left"], timed(jumps))
+    assert (verdict.reason, state.track_breaks) == ("challenge_failed", 3)
+
+
+def test_re_encoded_copies_beyond_the_allowance_are_replay() -> None:
+    frames = timed([frame() for _ in range(3)] + [replace(frame(), near_duplicate=True) for _ in range(3)])
+    verdict, state = run(["blink"], frames)
+    assert verdict.reason == "replay" and state.near_duplicates == 3
+    verdict, _ = run(["blink"], frames[:5])
+    assert verdict.state == "collecting"
+
+
+def test_frames_sent_in_parallel_are_replay() -> None:
+    overlapping = [replace(frame(), t=0.01 * i, t_done=0.01 * i + 0.08) for i in range(6)]
+    verdict, state = run(["blink"], overlapping)
+    assert verdict.reason == "replay" and state.parallel_frames == POLICY.max_parallel_frames + 1
+    assert run(["blink"], timed([frame() for _ in range(6)]))[0].state == "collecting"
+
+
+class FakeJudge:
+    """A blink detector that sees a blink when any eye opening in view is below 0.2."""
+
+    window = 10
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def blink_seen(self, ears: list[float], dts: list[float], baseline_ear: float) -> bool:
+        self.calls += 1
+        assert len(ears) == len(dts) + 1 and baseline_ear == pytest.approx(0.3)
+        return min(ears) < 0.2
+
+
+def test_learned_blink_counts_only_after_the_prompt() -> None:
+    from webapp.challenge.steps import StepSettings
+
+    judge = FakeJudge()
+    policy = pol.Policy(live_threshold=0.5, steps=StepSettings(blink_judge=judge))
+    early = timed([frame(), frame(ear=0.1), frame(), frame(), frame(), frame()])  # closed during the baseline
+    verdict, state = run(["blink"], early, policy)
+    assert verdict.state == "collecting" and state.step_index == 0 and judge.calls == 0
+    after = timed([frame(), frame(), frame(), frame(), frame(ear=0.1), frame()])
+    verdict, state = run(["blink"], after, policy)
+    assert verdict.state == "granted" and judge.calls >= 1

@@ -12,7 +12,7 @@ from webapp.api.uploads import optional_int, part_bytes, require_multipart
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
 from webapp.face.image import ImageLimits, ImageTooLarge, NotAnImage, UnsupportedImage, decode_image
 from webapp.login import service
-from webapp.models import STATE_DENIED, STATE_GRANTED
+from webapp.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.security import client_address, end_session, start_session
 
 # Multipart framing around one frame; a body bigger than the frame limit plus this is refused
@@ -45,6 +45,7 @@ def _frame_limits() -> ImageLimits:
 
 @bp.post("/login/<attempt_id>/frames")
 def login_frame(attempt_id: str) -> Response:
+    arrived_at = utcnow()  # the frame's time is when it reached us, never what the client says
     limits = _frame_limits()
     if request.content_length is not None and request.content_length > limits.max_bytes + _MULTIPART_SLACK:
         raise FrameTooLarge()
@@ -63,7 +64,7 @@ def login_frame(attempt_id: str) -> Response:
     except ImageTooLarge as exc:
         raise FrameTooLarge(str(exc)) from None
 
-    outcome = service.submit_frame(attempt_id, data, rgb, optional_int("seq"))
+    outcome = service.submit_frame(attempt_id, data, rgb, optional_int("seq"), arrived_at)
     body: dict[str, Any] = {
         "state": outcome.verdict.state,
         "prompt": outcome.prompt,

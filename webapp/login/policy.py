@@ -12,7 +12,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepSettings
+import numpy as np
+
+from webapp.challenge.blink import append_history
+from webapp.challenge.geometry import same_face_track
+from webapp.challenge.motion import MotionSettings, motion_is_planar, update_motion, update_timing
+from webapp.challenge.steps import STEPS, Baseline, BlinkJudge, FaceSignals, StepFrame, StepSettings
 from webapp.login.state import AttemptState
 from webapp.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED
 
@@ -24,6 +29,28 @@ MULTIPLE_FACES = "multiple_faces"
 NO_FACE = "no_face"
 TIMEOUT = "timeout"
 REPLAY = "replay"
+
+# Frames of eye-opening history kept for the blink detector when none is configured.
+_DEFAULT_BLINK_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """Face-track continuity (geometry.same_face_track): how far a real head moves between frames."""
+
+    max_speed: float = 4.0  # inter-ocular distances per second
+    max_shift: float = 1.5  # inter-ocular distances, whatever the gap
+    max_scale_speed: float = 2.0  # |log scale change| per second
+    max_breaks: int = 2  # more jumps than this end the attempt
+
+
+@dataclass(frozen=True)
+class PlanaritySettings:
+    """Planar-motion cue (motion.py): a picture moved in front of the camera moves like a plane."""
+
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    min_turned_frames: int = 2
+    max_planar_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,11 +64,29 @@ class Policy:
     live_min_frames: int = 5
     baseline_frames: int = 3
     step_max_frames: int = 20
+    blink_step_max_frames: int = 25
     max_duplicate_frames: int = 2
+    max_near_duplicate_frames: int = 2
+    max_parallel_frames: int = 2
     steps: StepSettings = field(default_factory=StepSettings)
+    track: TrackSettings = field(default_factory=TrackSettings)
+    planarity: PlanaritySettings | None = field(default_factory=PlanaritySettings)  # None: cue off
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], live_threshold: float) -> Policy:
+    def from_config(cls, cfg: dict[str, Any], live_threshold: float, blink_judge: BlinkJudge | None = None) -> Policy:
+        planar = (
+            PlanaritySettings(
+                motion=MotionSettings(
+                    min_motion=float(cfg["PLANAR_MIN_MOTION"]),
+                    min_turn=float(cfg["PLANAR_MIN_TURN_DEGREES"]),
+                    max_unexplained=float(cfg["PLANAR_MAX_UNEXPLAINED"]),
+                ),
+                min_turned_frames=int(cfg["PLANAR_MIN_TURNED_FRAMES"]),
+                max_planar_share=float(cfg["PLANAR_MAX_PLANAR_SHARE"]),
+            )
+            if cfg["PLANAR_CHECK"]
+            else None
+        )
         return cls(
             tolerance=float(cfg["IDENTITY_TOLERANCE"]),
             mismatch_distance=float(cfg["IDENTITY_MISMATCH_DISTANCE"]),
@@ -50,26 +95,56 @@ class Policy:
             live_min_frames=int(cfg["LIVENESS_MIN_FRAMES"]),
             baseline_frames=int(cfg["CHALLENGE_BASELINE_FRAMES"]),
             step_max_frames=int(cfg["CHALLENGE_STEP_MAX_FRAMES"]),
+            blink_step_max_frames=int(cfg["BLINK_STEP_MAX_FRAMES"]),
             max_duplicate_frames=int(cfg["REPLAY_MAX_DUPLICATE_FRAMES"]),
+            max_near_duplicate_frames=int(cfg["REPLAY_MAX_NEAR_DUPLICATE_FRAMES"]),
+            max_parallel_frames=int(cfg["REPLAY_MAX_PARALLEL_FRAMES"]),
             steps=StepSettings(
+                blink_judge=blink_judge,
                 blink_closed_ratio=float(cfg["BLINK_CLOSED_RATIO"]),
                 blink_reopen_ratio=float(cfg["BLINK_REOPEN_RATIO"]),
                 turn_yaw=float(cfg["TURN_YAW_DEGREES"]),
                 turn_return=float(cfg["TURN_RETURN_DEGREES"]),
+                closer_ratio=float(cfg["CLOSER_RATIO"]),
+                closer_frames=int(cfg["CLOSER_FRAMES"]),
+                closer_max_yaw=float(cfg["CLOSER_MAX_YAW"]),
             ),
+            track=TrackSettings(
+                max_speed=float(cfg["TRACK_MAX_SPEED_IOD"]),
+                max_shift=float(cfg["TRACK_MAX_SHIFT_IOD"]),
+                max_scale_speed=float(cfg["TRACK_MAX_SCALE_SPEED"]),
+                max_breaks=int(cfg["TRACK_MAX_BREAKS"]),
+            ),
+            planarity=planar,
         )
+
+    def max_frames_for(self, step: str) -> int:
+        return self.blink_step_max_frames if step == "blink" else self.step_max_frames
+
+    @property
+    def blink_window(self) -> int:
+        judge = self.steps.blink_judge
+        return int(judge.window) if judge is not None else _DEFAULT_BLINK_WINDOW
 
 
 @dataclass(frozen=True)
 class FrameFacts:
-    """What the analysis of one frame established (webapp/login/analysis.py builds it)."""
+    """What the analysis of one frame established (webapp/pipeline.py builds it).
+
+    Times are server-clock seconds since the attempt started: ``t`` when the request arrived,
+    ``t_done`` when its analysis finished (the moment it is folded into the attempt).
+    """
 
     sha256: str
     faces: int
     distance: float | None = None  # to the claimed user's nearest template; inf if none enrolled
     live_score: float | None = None
     signals: FaceSignals | None = None
-    seen_in_other_attempt: bool = False
+    landmarks: np.ndarray | None = None  # (68, 2) of the one face
+    seen_in_other_attempt: bool = False  # byte-identical to a frame of another attempt
+    near_duplicate: bool = False  # the same picture as an earlier frame (phash.py), re-encoded
+    t: float = 0.0
+    t_done: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,21 +166,15 @@ def baseline_of(state: AttemptState) -> Baseline:
         ear=statistics.median(state.baseline_ears),
         yaw=statistics.median(state.baseline_yaws),
         face_px=int(statistics.median(state.baseline_px)),
+        iod=statistics.median(state.baseline_iods) if state.baseline_iods else None,
     )
 
 
 def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, seq: int, policy: Policy) -> Verdict:
     """Fold one frame into ``state`` (mutated). Returns a denial the frame alone proves, else COLLECTING."""
-    short = frame.sha256[:16]
-    if frame.seen_in_other_attempt:
-        return _deny(REPLAY, "frame bytes identical to a frame of another attempt")
-    if short in state.sha_seen:
-        state.duplicate_frames += 1
-        if state.duplicate_frames > policy.max_duplicate_frames:
-            return _deny(REPLAY, f"{state.duplicate_frames} byte-identical frames repeated")
-    else:
-        state.sha_seen.append(short)
-
+    verdict = _stream_checks(state, frame, policy)
+    if verdict is not None:
+        return verdict
     if frame.faces == 0:
         state.no_face_frames += 1
         return COLLECTING
@@ -113,6 +182,47 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         return _deny(MULTIPLE_FACES, f"{frame.faces} faces in frame {seq}")
 
     state.face_frames += 1
+    verdict = _identity(state, frame, seq, policy)
+    if verdict is not None:
+        return verdict
+    if frame.live_score is not None:
+        state.live_scores.append(round(float(frame.live_score), 4))
+    if frame.signals is None:
+        return COLLECTING
+    verdict = _motion(state, frame, policy)
+    if verdict is not None or not challenge:
+        return verdict or COLLECTING
+    return _challenge(state, challenge, frame, seq, policy)
+
+
+def _stream_checks(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict | None:
+    """Is this a fresh camera frame, sent in order? (decision policy 5, replay)."""
+    state.timing = update_timing(state.timing, frame.t)
+    if frame.t < state.last_done_t:
+        # It arrived before the previous frame was answered: frames sent in parallel have no
+        # trustworthy order, and every temporal cue (steps, blinks, motion) needs one.
+        state.parallel_frames += 1
+        if state.parallel_frames > policy.max_parallel_frames:
+            return _deny(REPLAY, f"{state.parallel_frames} frames sent in parallel")
+    state.last_done_t = max(state.last_done_t, round(frame.t_done, 4))
+    if frame.seen_in_other_attempt:
+        return _deny(REPLAY, "frame bytes identical to a frame of another attempt")
+    short = frame.sha256[:16]
+    if short in state.sha_seen:
+        state.duplicate_frames += 1
+        if state.duplicate_frames > policy.max_duplicate_frames:
+            return _deny(REPLAY, f"{state.duplicate_frames} byte-identical frames repeated")
+    else:
+        state.sha_seen.append(short)
+        if frame.near_duplicate:
+            state.near_duplicates += 1
+            if state.near_duplicates > policy.max_near_duplicate_frames:
+                return _deny(REPLAY, f"{state.near_duplicates} re-encoded copies of earlier frames")
+    return None
+
+
+def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) -> Verdict | None:
+    """Decision policy 1: enough frames of the claimed user, and none of anyone else."""
     distance = frame.distance if frame.distance is not None else float("inf")
     if distance > policy.mismatch_distance:
         return _deny(NO_MATCH, f"frame {seq} shows someone else (distance {distance:.3f})")
@@ -120,26 +230,65 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         state.matched_frames += 1
     state.best_distance = distance if state.best_distance is None else min(state.best_distance, distance)
     state.worst_distance = distance if state.worst_distance is None else max(state.worst_distance, distance)
-    if frame.live_score is not None:
-        state.live_scores.append(round(float(frame.live_score), 4))
+    return None
 
-    if frame.signals is None or not challenge:
-        return COLLECTING
+
+def _motion(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict | None:
+    """Face-track continuity and planar motion, from the landmarks of consecutive face frames."""
+    assert frame.signals is not None
+    if frame.landmarks is None:
+        return None
+    landmarks = np.asarray(frame.landmarks, np.float64)
+    if state.track_prev:
+        prev = np.asarray(state.track_prev["pts"], np.float64)
+        check = same_face_track(
+            prev,
+            landmarks,
+            frame.t - float(state.track_prev["t"]),
+            max_speed=policy.track.max_speed,
+            max_shift=policy.track.max_shift,
+            max_scale_speed=policy.track.max_scale_speed,
+        )
+        if not check.same:
+            # Another face took the place of the one being tracked: nothing half-done by the
+            # previous face may count for the current step.
+            state.track_breaks += 1
+            state.step_progress = {}
+            state.blink_ears, state.blink_times = [], []
+            if state.track_breaks > policy.track.max_breaks:
+                return _deny(CHALLENGE_FAILED, f"the face jumped {state.track_breaks} times (shift {check.shift:.2f} IOD)")
+    state.track_prev = {"pts": np.round(landmarks, 1).tolist(), "t": round(frame.t, 4)}
+    if policy.planarity is not None:
+        state.motion = update_motion(state.motion, landmarks, frame.signals.yaw, policy.planarity.motion)
+        if motion_is_planar(state.motion, policy.planarity.min_turned_frames, policy.planarity.max_planar_share):
+            planar, turned = state.motion["planar_turned"], state.motion["turned"]
+            return _deny(SPOOF, f"the face moved like a flat picture ({planar} of {turned} turned frames planar)")
+    return None
+
+
+def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq: int, policy: Policy) -> Verdict:
+    """Decision policy 3: the baseline, then each random step in order, each within its budget."""
+    signals = frame.signals
+    assert signals is not None
+    append_history(state.blink_ears, state.blink_times, signals.ear, frame.t, policy.blink_window)
     if len(state.baseline_ears) < policy.baseline_frames:
-        state.baseline_ears.append(round(frame.signals.ear, 4))
-        state.baseline_yaws.append(round(frame.signals.yaw, 2))
-        state.baseline_px.append(frame.signals.face_px)
+        state.baseline_ears.append(round(signals.ear, 4))
+        state.baseline_yaws.append(round(signals.yaw, 2))
+        state.baseline_px.append(signals.face_px)
+        if signals.iod is not None:
+            state.baseline_iods.append(round(signals.iod, 2))
         return COLLECTING
     if state.step_index >= len(challenge):
         return COLLECTING
     step = STEPS[challenge[state.step_index]]
     state.step_frames += 1
-    if step.update(state.step_progress, frame.signals, baseline_of(state), policy.steps):
+    step_frame = StepFrame(signals, baseline_of(state), tuple(state.blink_ears), tuple(state.blink_times), state.step_frames)
+    if step.update(state.step_progress, step_frame, policy.steps):
         state.steps_done.append({"step": step.name, "seq": seq, "frames": state.step_frames})
         state.step_index += 1
         state.step_frames = 0
         state.step_progress = {}
-    elif state.step_frames >= policy.step_max_frames:
+    elif state.step_frames >= policy.max_frames_for(step.name):
         return _deny(CHALLENGE_FAILED, f"step {state.step_index + 1} ({step.name}) not done in {state.step_frames} face frames")
     return COLLECTING
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.audit import audit
+from webapp.challenge.phash import FrameHash, nearest_duplicate
 from webapp.challenge.steps import pick_challenge
 from webapp.errors import AttemptExpired, AttemptFinished, InvalidRequest, Locked, RateLimited, UnknownAttempt
 from webapp.extensions import db
@@ -55,8 +56,8 @@ def normalise_username(raw: Any) -> str:
 
 
 def current_policy() -> pol.Policy:
-    ens = runtime().require_ensemble()
-    return pol.Policy.from_config(current_app.config, ens.threshold)
+    rt = runtime()
+    return pol.Policy.from_config(current_app.config, rt.require_ensemble().threshold, rt.require_blink())
 
 
 def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:
@@ -67,7 +68,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
     """
     cfg = current_app.config
     username = normalise_username(raw_username)
-    runtime().require_ensemble()  # refuse (503) before promising a challenge we cannot judge
+    current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
         check_client_rate(client_addr, now, cfg)
@@ -144,6 +145,31 @@ def _user_material(attempt: LoginAttempt) -> tuple[np.ndarray, dict[str, np.ndar
     return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)
 
 
+def _near_duplicate(hashes: FrameHash | None, attempt: LoginAttempt) -> bool:
+    """Is this frame a re-encoded copy of an earlier frame of this attempt, or of one of the
+    same username's recent attempts (a recorded submission sent again)?"""
+    if hashes is None:
+        return False
+    cfg = current_app.config
+    recent = (
+        sa.select(LoginAttempt.id)
+        .where(LoginAttempt.username == attempt.username)
+        .order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc())
+        .limit(int(cfg["REPLAY_LOOKBACK_ATTEMPTS"]) + 1)
+    )
+    rows = db.session.execute(
+        sa.select(AttemptFrame.phash, AttemptFrame.dhash, AttemptFrame.fingerprint).where(
+            AttemptFrame.attempt_id.in_(recent), AttemptFrame.phash.is_not(None)
+        )
+    ).all()
+    thresholds = {
+        "phash_near": int(cfg["NEAR_DUP_PHASH"]),
+        "dhash_near": int(cfg["NEAR_DUP_DHASH"]),
+        "fingerprint_near": float(cfg["NEAR_DUP_FINGERPRINT"]),
+    }
+    return nearest_duplicate(hashes, [(p, d, f or "") for p, d, f in rows], **thresholds) is not None
+
+
 def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
     return (
         db.session.scalar(sa.select(AttemptFrame.id).where(AttemptFrame.sha256 == sha256, AttemptFrame.attempt_id != attempt_id).limit(1))
@@ -151,18 +177,19 @@ def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
     )
 
 
-def submit_frame(public_id: str, data: bytes, rgb: np.ndarray, client_seq: int | None) -> FrameOutcome:
+def submit_frame(public_id: str, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
     """Analyse one decoded frame and fold it into the attempt."""
     attempt = get_attempt(public_id)
     ensure_open(attempt)
     policy = current_policy()
     sha = hashlib.sha256(data).hexdigest()
-    replayed = _seen_elsewhere(sha, attempt.id)
-    if replayed:
-        report = FrameReport(pol.FrameFacts(sha256=sha, faces=0, seen_in_other_attempt=True), {"replayed": True})
+    if _seen_elsewhere(sha, attempt.id):
+        report = FrameReport(pol.FrameFacts(sha256=sha, faces=0, seen_in_other_attempt=True), None, {"replayed": True})
     else:
         templates, refs = _user_material(attempt)
         report = analyze_login_frame(rgb, sha, runtime(), templates, refs)
+    near_dup = _near_duplicate(report.hashes, attempt)
+    report = replace(report, facts=replace(report.facts, near_duplicate=near_dup, t=_seconds_since(attempt, arrived_at)))
 
     for _ in range(3):
         try:
@@ -182,7 +209,8 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     seq = attempt.frames_received + 1
     now = utcnow()
 
-    verdict = pol.apply_frame(state, challenge, report.facts, seq, policy)
+    facts = replace(report.facts, t_done=_seconds_since(attempt, now))
+    verdict = pol.apply_frame(state, challenge, facts, seq, policy)
     if verdict.state == STATE_COLLECTING:
         verdict = pol.decide(state, challenge, policy)
     if verdict.state == STATE_COLLECTING and seq >= int(cfg["ATTEMPT_MAX_FRAMES"]):
@@ -195,19 +223,25 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     attempt.last_frame_at = now
     attempt.progress = state.to_json()
     attempt.scores = _summary(state)
-    outcome = "ok" if report.facts.faces == 1 else ("no_face" if report.facts.faces == 0 else "multiple_faces")
-    if report.facts.seen_in_other_attempt:
+    outcome = "ok" if facts.faces == 1 else ("no_face" if facts.faces == 0 else "multiple_faces")
+    if facts.seen_in_other_attempt:
         outcome = "replayed"
+    elif facts.near_duplicate:
+        outcome = "near_duplicate"
+    hashes = report.hashes
     db.session.add(
         AttemptFrame(
             attempt_id=attempt.id,
             seq=seq,
             client_seq=client_seq,
             received_at=now,
-            sha256=report.facts.sha256,
-            faces=report.facts.faces,
+            sha256=facts.sha256,
+            phash=hashes.phash if hashes else None,
+            dhash=hashes.dhash if hashes else None,
+            fingerprint=hashes.fingerprint if hashes else None,
+            faces=facts.faces,
             outcome=outcome,
-            signals=report.audit,
+            signals={**report.audit, "t": round(facts.t, 3)},
         )
     )
     if verdict.state != STATE_COLLECTING:
@@ -218,11 +252,15 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     return FrameOutcome(
         attempt=attempt,
         verdict=verdict,
-        prompt=pol.prompt_of(state, challenge, policy, verdict, report.facts.faces),
+        prompt=pol.prompt_of(state, challenge, policy, verdict, facts.faces),
         progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,
     )
+
+
+def _seconds_since(attempt: LoginAttempt, moment: datetime) -> float:
+    return (moment - attempt.created_at).total_seconds()
 
 
 def _summary(state: AttemptState) -> dict[str, Any]:
@@ -237,4 +275,9 @@ def _summary(state: AttemptState) -> dict[str, Any]:
         "live_frames": len(state.live_scores),
         "steps_done": [s["step"] for s in state.steps_done],
         "duplicate_frames": state.duplicate_frames,
+        "near_duplicates": state.near_duplicates,
+        "parallel_frames": state.parallel_frames,
+        "track_breaks": state.track_breaks,
+        "motion": {k: state.motion.get(k) for k in ("turned", "planar_turned", "max_unexplained", "max_motion", "mean_step")},
+        "timing": {k: state.timing.get(k) for k in ("frames", "mean_gap", "min_gap")},
     }

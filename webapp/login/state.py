@@ -20,6 +20,7 @@ class AttemptState:
     baseline_ears: list[float] = field(default_factory=list)
     baseline_yaws: list[float] = field(default_factory=list)
     baseline_px: list[int] = field(default_factory=list)
+    baseline_iods: list[float] = field(default_factory=list)
     step_index: int = 0  # index into the attempt's challenge list
     step_frames: int = 0  # face frames spent on the current step
     step_progress: dict[str, Any] = field(default_factory=dict)
@@ -30,6 +31,18 @@ class AttemptState:
     live_scores: list[float] = field(default_factory=list)
     duplicate_frames: int = 0
     sha_seen: list[str] = field(default_factory=list)  # sha256 prefixes of this attempt's frames
+    near_duplicates: int = 0  # re-encoded copies of earlier frames (webapp/challenge/phash.py)
+    # Eye-opening history for the blink detector: the last few face frames, with their times.
+    blink_ears: list[float] = field(default_factory=list)
+    blink_times: list[float] = field(default_factory=list)
+    # Planar-motion summary (webapp/challenge/motion.py) and the last face for track continuity.
+    motion: dict[str, Any] = field(default_factory=dict)
+    track_prev: dict[str, Any] = field(default_factory=dict)
+    track_breaks: int = 0
+    # Server-clock timing: gap statistics (audit) and frames sent before the previous answer.
+    timing: dict[str, Any] = field(default_factory=dict)
+    last_done_t: float = 0.0
+    parallel_frames: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> AttemptState:
