@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from webapp.challenge.blink import BlinkDetector
+from webapp.challenge.blink import BlinkDetector, OperatingPoint
 from webapp.errors import ServiceUnavailable
 from webapp.face.engine import DetectorSettings, FaceEngine
 from webapp.liveness import CardError, LivenessEnsemble, load_ensemble
@@ -30,12 +30,20 @@ class Runtime:
     ensemble: LivenessEnsemble | None
     blink: BlinkDetector | None = None  # None with BLINK_MODEL_DIR unset: the rule decides blinks
     blink_dir: Path | None = None
+    blink_threshold: float | None = None  # None: the card's
     errors: dict[str, str] = field(default_factory=dict)
 
     def require_ensemble(self) -> LivenessEnsemble:
         if self.ensemble is None:
             raise ServiceUnavailable("The liveness models are not available.")
         return self.ensemble
+
+    def blink_judge(self) -> BlinkDetector | OperatingPoint | None:
+        """The detector at the configured operating threshold (what the policy uses)."""
+        detector = self.require_blink()
+        if detector is None or self.blink_threshold is None:
+            return detector
+        return OperatingPoint(detector, self.blink_threshold)
 
     def require_blink(self) -> BlinkDetector | None:
         """The blink detector, or None when configured off; a configured detector that cannot
@@ -77,7 +85,14 @@ def build_runtime(app: Flask) -> Runtime:
         errors["liveness"] = str(exc)
         log.error("liveness models unavailable: %s", exc)
     blink_dir = Path(cfg["BLINK_MODEL_DIR"]) if cfg.get("BLINK_MODEL_DIR") else None
-    rt = Runtime(engine=engine, ensemble=ensemble, blink_dir=blink_dir, errors=errors)
+    threshold = cfg.get("BLINK_THRESHOLD")
+    rt = Runtime(
+        engine=engine,
+        ensemble=ensemble,
+        blink_dir=blink_dir,
+        blink_threshold=float(threshold) if threshold is not None else None,
+        errors=errors,
+    )
     if cfg["PRELOAD_MODELS"]:
         warm_up(rt)
     return rt

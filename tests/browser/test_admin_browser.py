@@ -45,7 +45,7 @@ def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, browser_for: Any, 
                 break
             page.wait_for_timeout(250)
         # The page reloads to list the new templates.
-        page.wait_for_selector("td:text-is(\"webcam\")", timeout=15_000)
+        page.wait_for_selector('td:text-is("webcam")', timeout=15_000)
         page.screenshot(path=str(artifacts / "browser-admin-webcam-enroll.png"), full_page=True)
 
     assert result.startswith("Enrolled 5."), result

@@ -74,7 +74,7 @@ def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_fo
         p in prompts
         for p in (
             "Look straight at the camera.",
-            "Blink slowly.",
+            "Blink a few times.",
             "Turn your head slowly to your left.",
             "Turn your head slowly to your right.",
         )

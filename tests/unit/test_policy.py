@@ -271,3 +271,28 @@ def test_learned_blink_counts_only_after_the_prompt() -> None:
     after = timed([frame(), frame(), frame(), frame(), frame(ear=0.1), frame()])
     verdict, state = run(["blink"], after, policy)
     assert verdict.state == "granted" and judge.calls >= 1
+
+
+class NeverJudge:
+    window = 10
+
+    def blink_seen(self, ears: list[float], dts: list[float], baseline_ear: float) -> bool:
+        return False
+
+
+def test_the_blink_rule_backs_up_the_detector_unless_turned_off() -> None:
+    from webapp.challenge.steps import StepSettings
+
+    frames = timed([frame(), frame(), frame(), frame(ear=0.15), frame(ear=0.29)])
+    with_rule = pol.Policy(live_threshold=0.5, live_min_frames=1, steps=StepSettings(blink_judge=NeverJudge()))
+    assert run(["blink"], frames, with_rule)[0].state == "granted"
+    no_rule = pol.Policy(live_threshold=0.5, live_min_frames=1, steps=StepSettings(blink_judge=NeverJudge(), blink_rule=False))
+    assert run(["blink"], frames, no_rule)[0].state == "collecting"
+
+
+def test_a_blink_during_the_baseline_does_not_hide_later_blinks() -> None:
+    # The open-eye level is the largest baseline opening: with the median, 0.2 would be the
+    # level and the later blink (0.19) would not look closed at all.
+    frames = timed([frame(ear=0.3), frame(ear=0.12), frame(ear=0.2), frame(ear=0.19), frame(ear=0.3)])
+    verdict, state = run(["blink"], frames, pol.Policy(live_threshold=0.5, live_min_frames=1))
+    assert verdict.state == "granted" and state.steps_done[0]["step"] == "blink"

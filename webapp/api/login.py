@@ -65,12 +65,15 @@ def login_frame(attempt_id: str) -> Response:
         raise FrameTooLarge(str(exc)) from None
 
     outcome = service.submit_frame(attempt_id, data, rgb, optional_int("seq"), arrived_at)
+    cfg = current_app.config
     body: dict[str, Any] = {
         "state": outcome.verdict.state,
         "prompt": outcome.prompt,
         "progress": outcome.progress,
         "step": outcome.step,
         "reason": outcome.verdict.reason if outcome.verdict.state == STATE_DENIED else None,
+        # Pacing for the next frame: a burst while the user blinks, the usual pace otherwise.
+        "frame_interval_ms": int(cfg["BLINK_FRAME_INTERVAL_MS"] if outcome.step == "blink" else cfg["FRAME_INTERVAL_MS"]),
     }
     if outcome.verdict.state == STATE_GRANTED and outcome.user is not None:
         start_session(outcome.user, "face", client_address(), attempt_id=outcome.attempt.id)

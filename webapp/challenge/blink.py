@@ -224,6 +224,26 @@ class BlinkDetector:
         return self.probability(ears, dts, baseline_ear) >= (self.threshold if threshold is None else threshold)
 
 
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The detector at a threshold chosen by configuration rather than the card's default.
+
+    The card's threshold keeps false blinks on *live* users under 1 a minute; those cost no
+    security (the person is live), while a missed blink costs a real user the attempt. The
+    card's ``operating_points`` list the other thresholds with their false blinks on photos.
+    """
+
+    detector: BlinkDetector
+    threshold: float
+
+    @property
+    def window(self) -> int:
+        return self.detector.window
+
+    def blink_seen(self, ears: Sequence[float], dts: Sequence[float], baseline_ear: float) -> bool:
+        return self.detector.blink_seen(ears, dts, baseline_ear, self.threshold)
+
+
 _detectors: dict[Path, BlinkDetector] = {}
 _lock = threading.Lock()
 

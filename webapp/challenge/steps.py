@@ -60,10 +60,11 @@ class StepFrame:
 
 @dataclass(frozen=True)
 class StepSettings:
-    # None: the rule below decides blinks; else the learned detector does (the default app
-    # config loads the shipped one: it halves false blinks, see webapp/assets/blink/blink.json).
+    # The learned blink detector (the app loads the shipped one), and whether the rule below
+    # also counts when there is one (see BlinkStep).
     blink_judge: BlinkJudge | None = None
-    blink_closed_ratio: float = 0.75
+    blink_rule: bool = True
+    blink_closed_ratio: float = 0.70
     blink_reopen_ratio: float = 0.9
     turn_yaw: float = 18.0
     turn_return: float = 8.0
@@ -85,35 +86,53 @@ class Step(Protocol):
 class BlinkStep:
     """Eyes close, then open again, after the prompt.
 
-    Blinks last 100-400 ms; at a few frames per second a quick one can fall between frames,
-    so the prompt asks for a slow blink. With a learned detector (``cfg.blink_judge``) the
-    window of recent eye openings decides, and the closed frame must have arrived after the
-    step began; without one, a rule: one frame below ``blink_closed_ratio`` x the user's
-    open-eye ratio, then one back above ``blink_reopen_ratio`` x it.
+    Blinks last 100-400 ms and the page sends 5-10 frames a second, so a frame often catches a
+    blink half-closed; the prompt therefore asks for a few blinks (not a "slow" one: a slow,
+    gradual blink is not what the learned detector was trained on, and scored 0.27 against its
+    threshold). Two detectors, either one suffices:
+
+    * the learned one (``cfg.blink_judge``) on the window of recent eye openings, provided the
+      lowest opening in view arrived after the step began;
+    * a rule: one frame below ``blink_closed_ratio`` x the user's open-eye ratio, then one back
+      above ``blink_reopen_ratio`` x it.
+
+    Measured on the shared live clips streamed at 4-10 fps (webapp/config.py, BLINK_*): the
+    learned detector at 0.73 alone catches 96 % of sampled blinks, with the 0.70 rule 98 %;
+    real blinks streamed by Chromium were missed 1 run in 10 without the rule.
     """
 
     name = "blink"
 
     def prompt(self, progress: dict[str, Any]) -> str:
-        return "Now open your eyes." if progress.get("closed") else "Blink slowly."
+        return "Now open your eyes." if progress.get("closed") else "Blink a few times."
 
     def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
+        if self._learned(frame, cfg):
+            progress["by"] = "model"
+            return True
+        if cfg.blink_judge is not None and not cfg.blink_rule:
+            return False
         signals, base = frame.signals, frame.base
-        judge = cfg.blink_judge
-        if judge is not None:
-            from webapp.challenge.blink import frames_since_closed, gaps
-
-            if len(frame.ears) < 3:
-                return False
-            if frames_since_closed(frame.ears, judge.window) >= frame.step_frames:
-                return False  # the lowest eye opening in view came before the prompt
-            return judge.blink_seen(list(frame.ears), gaps(frame.times), base.ear)
         if not progress.get("closed"):
             if signals.ear < cfg.blink_closed_ratio * base.ear:
                 progress["closed"] = True
                 progress["min_ear"] = round(signals.ear, 4)
             return False
-        return signals.ear >= cfg.blink_reopen_ratio * base.ear
+        if signals.ear >= cfg.blink_reopen_ratio * base.ear:
+            progress["by"] = "rule"
+            return True
+        return False
+
+    @staticmethod
+    def _learned(frame: StepFrame, cfg: StepSettings) -> bool:
+        judge = cfg.blink_judge
+        if judge is None or len(frame.ears) < 3:
+            return False
+        from webapp.challenge.blink import frames_since_closed, gaps
+
+        if frames_since_closed(frame.ears, judge.window) >= frame.step_frames:
+            return False  # the lowest eye opening in view came before the prompt
+        return judge.blink_seen(list(frame.ears), gaps(frame.times), frame.base.ear)
 
 
 class TurnStep:

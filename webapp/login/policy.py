@@ -101,6 +101,7 @@ class Policy:
             max_parallel_frames=int(cfg["REPLAY_MAX_PARALLEL_FRAMES"]),
             steps=StepSettings(
                 blink_judge=blink_judge,
+                blink_rule=bool(cfg["BLINK_RULE"]),
                 blink_closed_ratio=float(cfg["BLINK_CLOSED_RATIO"]),
                 blink_reopen_ratio=float(cfg["BLINK_REOPEN_RATIO"]),
                 turn_yaw=float(cfg["TURN_YAW_DEGREES"]),
@@ -162,8 +163,11 @@ def _deny(reason: str, detail: str) -> Verdict:
 
 
 def baseline_of(state: AttemptState) -> Baseline:
+    # The open-eye level is the largest of the baseline frames' eye openings, not their median:
+    # a blink during the baseline (one person in ten, about) would otherwise lower it, and
+    # every later blink would then look shallow.
     return Baseline(
-        ear=statistics.median(state.baseline_ears),
+        ear=max(state.baseline_ears),
         yaw=statistics.median(state.baseline_yaws),
         face_px=int(statistics.median(state.baseline_px)),
         iod=statistics.median(state.baseline_iods) if state.baseline_iods else None,

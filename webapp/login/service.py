@@ -57,7 +57,7 @@ def normalise_username(raw: Any) -> str:
 
 def current_policy() -> pol.Policy:
     rt = runtime()
-    return pol.Policy.from_config(current_app.config, rt.require_ensemble().threshold, rt.require_blink())
+    return pol.Policy.from_config(current_app.config, rt.require_ensemble().threshold, rt.blink_judge())
 
 
 def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:

@@ -65,7 +65,7 @@ async function signIn(username) {
   }
   const attemptId = data.attempt_id;
   const steps = data.challenge.steps || [];
-  const interval = Number(data.frame_interval_ms) || settings.defaultInterval;
+  let interval = Number(data.frame_interval_ms) || settings.defaultInterval;
   showSteps(steps, null);
   progressEl.hidden = false;
   say('Look straight at the camera.');
@@ -109,6 +109,8 @@ async function signIn(username) {
       return finish(false);
     }
     say(result.prompt);
+    // The server may ask for a burst (e.g. while you blink) or a slower pace.
+    if (Number.isFinite(Number(result.frame_interval_ms))) interval = Number(result.frame_interval_ms);
     // One request in flight: the next frame goes after this answer, paced by the server's hint.
     const wait = interval - (performance.now() - started);
     if (wait > 0) await sleep(wait);
