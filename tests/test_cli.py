@@ -5,25 +5,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.support.faces import face_photo
+from tests.support.api import cli_add_user
 from webapp.extensions import db
 from webapp.models import ApiToken, FaceTemplate, User
 
 
 def test_users_add_enrolls_faces(app: Flask, runner: Any) -> None:
-    result = runner.invoke(
-        args=[
-            "users",
-            "add",
-            "alice",
-            "--display-name",
-            "Alice",
-            "--face",
-            str(face_photo("obama.jpg")),
-            "--face",
-            str(face_photo("obama3.jpg")),
-        ]
-    )
+    result = cli_add_user(runner)
     assert result.exit_code == 0, result.output
     assert "enrolled 2 of 2" in result.output
     with app.app_context():

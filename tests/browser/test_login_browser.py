@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import make_app
-from tests.support.faces import face_photo
+from tests.support.api import cli_add_user
 from tests.support.frames import face_crop, photo_rgb, webcam_frame
 from tests.support.y4m import write_y4m
 from webapp.config import DEFAULTS
@@ -29,19 +29,7 @@ def still_photo_camera(path: Path, photo: str, seconds: int = 3, fps: int = 15) 
 
 def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_for: Any, artifacts: Path) -> None:
     app = make_app(tmp_path, DEFAULTS["LIVENESS_MODEL_DIR"])
-    result = app.test_cli_runner().invoke(
-        args=[
-            "users",
-            "add",
-            "alice",
-            "--display-name",
-            "Alice",
-            "--face",
-            str(face_photo("obama.jpg")),
-            "--face",
-            str(face_photo("obama3.jpg")),
-        ]
-    )
+    result = cli_add_user(app.test_cli_runner())
     assert result.exit_code == 0, result.output
     camera = still_photo_camera(tmp_path / "still.y4m", "obama2.jpg")
 

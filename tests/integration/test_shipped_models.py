@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import make_app
-from tests.support.api import post_frame, start
+from tests.support.api import cli_add_user, post_frame, start
 from tests.support.faces import face_photo
 from tests.support.frames import blank_jpeg, jittered_jpeg, portrait
 from webapp.config import DEFAULTS
@@ -43,19 +43,7 @@ def token(real_app: Flask) -> str:
 
 @pytest.fixture
 def alice(real_app: Flask) -> None:
-    result = real_app.test_cli_runner().invoke(
-        args=[
-            "users",
-            "add",
-            "alice",
-            "--display-name",
-            "Alice",
-            "--face",
-            str(face_photo("obama.jpg")),
-            "--face",
-            str(face_photo("obama3.jpg")),
-        ]
-    )
+    result = cli_add_user(real_app.test_cli_runner())
     assert result.exit_code == 0 and "enrolled 2 of 2" in result.output, result.output
 
 

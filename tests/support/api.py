@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+from click.testing import Result
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from webapp.challenge.steps import FaceSignals
@@ -21,6 +22,21 @@ def post_frame(client: FlaskClient, attempt_id: str, data: bytes, seq: int | Non
     if seq is not None:
         form["seq"] = str(seq)
     return client.post(f"/api/v1/login/{attempt_id}/frames", data=form, content_type="multipart/form-data")
+
+
+ALICE_PHOTOS = ("obama.jpg", "obama3.jpg")
+
+
+def cli_add_user(
+    runner: FlaskCliRunner, username: str = "alice", display_name: str = "Alice", photos: tuple[str, ...] = ALICE_PHOTOS
+) -> Result:
+    """`flask --app webapp users add USERNAME --display-name ... --face PHOTO ...` on test photos."""
+    from tests.support.faces import face_photo
+
+    args = ["users", "add", username, "--display-name", display_name]
+    for name in photos:
+        args += ["--face", str(face_photo(name))]
+    return runner.invoke(args=args)
 
 
 def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) -> int:
