@@ -8,6 +8,7 @@ sub-folders when present, otherwise from :data:`PAD_SPECIES` for the shared sets
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,8 +95,18 @@ def session_of(set_name: str, path: Path) -> str:
     return ""
 
 
+def walk(root: Path) -> list[Path]:
+    """Every path below ``root``, following symlinked folders (datasets are often linked in)."""
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        base = Path(dirpath)
+        out.extend(base / d for d in dirnames)
+        out.extend(base / f for f in filenames)
+    return out
+
+
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in walk(folder) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _species_for(set_name: str, spoof_dir: Path, image: Path) -> str:
@@ -118,7 +129,7 @@ def scan(root: Path) -> list[Sample]:
     """
     root = Path(root)
     samples: list[Sample] = []
-    class_dirs = sorted({p for p in root.rglob("*") if p.is_dir() and p.name in ("live", "spoof")})
+    class_dirs = sorted({p for p in walk(root) if p.is_dir() and p.name in ("live", "spoof")})
     if root.name in ("live", "spoof"):
         class_dirs = [root]
     for class_dir in class_dirs:

@@ -132,3 +132,11 @@ def test_identity_clusters_split_people_within_a_set_and_never_across_sets() -> 
     assert list(persons[:5]) == ["s/p0"] * 3 + ["s/p1"] * 2  # the larger cluster is p0
     assert persons[5] == "t/p0" and persons[6] == "t/?"  # same face as s/p0, other set: not merged
     assert list(is_known(persons)) == [True] * 6 + [False]
+
+
+def test_scan_follows_symlinked_set_folders(tmp_path: Path) -> None:
+    _img(tmp_path / "store" / "s1" / "live" / "1.jpg")
+    (tmp_path / "view").mkdir()
+    (tmp_path / "view" / "s1").symlink_to(tmp_path / "store" / "s1")
+    (s,) = scan(tmp_path / "view")
+    assert s.set_name == "s1" and s.path.name == "1.jpg"
