@@ -46,9 +46,10 @@ def export_onnx(model: Any, path: Path, parity_crops: np.ndarray) -> float:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp) / path.name
-        model.export(str(tmp_path), format="onnx", verbose=False)
         x = parity_crops.astype(np.float32) * np.float32(INPUT_SCALE)
+        # Predict first: a model loaded from .keras must have been called before it can export.
         expected = np.asarray(model.predict(x, verbose=0))
+        model.export(str(tmp_path), format="onnx", verbose=False)
         got = onnx_outputs(tmp_path, x)
         diff = float(np.max(np.abs(expected - got))) if expected.size else 0.0
         if not np.isfinite(diff) or diff > PARITY_TOLERANCE:
