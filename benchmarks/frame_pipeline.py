@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from tests.support.frames import noisy_jpeg, portrait
+from tests.support.frames import jittered_jpeg, noisy_jpeg, portrait
+from webapp.challenge.blink import get_detector
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose
+from webapp.challenge.motion import update_motion
+from webapp.challenge.phash import frame_hash
 from webapp.config import DEFAULTS
 from webapp.face import FaceEngine, ImageLimits, decode_image
 from webapp.liveness import load_ensemble
@@ -48,6 +51,8 @@ def stages(n: int) -> dict[str, dict[str, float]]:
     rgb = decode_image(data, limits)
     box = engine.detect(rgb)[0]
     obs = engine.observe(rgb, box)
+    motion0 = update_motion(None, obs.landmarks, 0.0)
+    blink = get_detector(DEFAULTS["BLINK_MODEL_DIR"])
     return {
         "decode_jpeg": _time(lambda: decode_image(data, limits), n),
         "detect_hog": _time(lambda: engine.detect(rgb), n),
@@ -55,6 +60,9 @@ def stages(n: int) -> dict[str, dict[str, float]]:
         "landmarks_and_encoding": _time(lambda: engine.observe(rgb, box, encode=True), n),
         "liveness_ensemble": _time(lambda: ensemble.score_face(rgb, box), n),
         "geometry_ear_pose": _time(lambda: (eye_aspect_ratio(obs.landmarks), head_pose(obs.landmarks, rgb.shape[:2])), n),
+        "frame_hashes": _time(lambda: frame_hash(rgb), n),
+        "motion_summary": _time(lambda: update_motion(motion0, obs.landmarks, 20.0), n),
+        "blink_detector": _time(lambda: blink.probability([0.3, 0.29, 0.31, 0.12, 0.3] * 2, [0.12] * 9, 0.3), n),
     }
 
 
@@ -72,7 +80,7 @@ def end_to_end(n: int) -> dict[str, float]:
     client = app.test_client()
     attempt_id = start(client).get_json()["attempt_id"]
     frame = portrait("obama2.jpg")
-    frames = [noisy_jpeg(frame, i) for i in range(n + 1)]
+    frames = [jittered_jpeg(frame, i) for i in range(n + 1)]
     post_frame(client, attempt_id, frames[0])
     samples = []
     for data in frames[1:]:
