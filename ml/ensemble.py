@@ -3,8 +3,8 @@
     python -m ml.ensemble write --models-dir webapp/assets/models --member livenessnet=1 --threshold 0.53
 
 The shipped ensemble is written by ``python -m ml.ship``, which chooses the weights (grid over
-the simplex, step 0.1) and the threshold (EER point) on the pooled leave-one-set-out scores,
-i.e. on presentations from sources each model had not seen.
+the simplex, step 0.1, unless ``--weights`` fixes them) and the threshold (EER point) on the
+pooled leave-one-set-out scores, i.e. on presentations from sources each model had not seen.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def write_ensemble(
     parse_ensemble_card(doc)
     path = models_dir / ENSEMBLE_CARD
     previous = path.read_text() if path.exists() else None
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     try:
         load_ensemble(models_dir)
     except Exception:

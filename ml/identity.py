@@ -60,7 +60,8 @@ def encode_folder(root: Path, engine: FaceEngine) -> tuple[list[Face], int]:
 
 
 def pair_distances(faces: Sequence[Face]) -> tuple[np.ndarray, np.ndarray]:
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for a, b in itertools.combinations(faces, 2):
         if a.group != b.group:
             continue

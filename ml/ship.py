@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -35,21 +36,41 @@ METHOD = (
 )
 
 
+def finite_or_none(value: Any) -> Any:
+    """NaN (a rate of a set with one class only) as null: cards must be strict JSON."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def loso_metrics(model_doc: dict[str, Any]) -> dict[str, Any]:
     """The card's metrics block for one model from its LOSO report entry."""
     table = model_doc["per_set"]
-    return {
-        "validation": {**table["all (pooled)"], "method": METHOD, "no_face": "rejected"},
-        "validation_detected_faces_only": table["all, detected faces only"],
-        "leave_one_set_out_per_set": {k: {m: v[m] for m in _PER_SET_KEYS} for k, v in table.items() if not k.startswith("all")},
-    }
+    return finite_or_none(
+        {
+            "validation": {**table["all (pooled)"], "method": METHOD, "no_face": "rejected"},
+            "validation_detected_faces_only": table["all, detected faces only"],
+            "leave_one_set_out_per_set": {k: {m: v[m] for m in _PER_SET_KEYS} for k, v in table.items() if not k.startswith("all")},
+        }
+    )
 
 
-def ship(runs: list[Path], data: list[Path], out: Path, staging: Path, version: str, threads: int = 2) -> Path:
-    """Train every run's configuration on all data, export into ``out``, write ensemble.json."""
+def ship(
+    runs: list[Path], data: list[Path], out: Path, staging: Path, version: str, threads: int = 2, weights: dict[str, float] | None = None
+) -> Path:
+    """Train every run's configuration on all data, export into ``out``, write ensemble.json.
+
+    ``weights`` fixes the fusion weights instead of taking the minimum-EER ones: the LOSO
+    minimum may put all weight on the identity-aware member, which abstains for users without
+    enrollment embeddings, and a shipped default needs a member that always answers.
+    """
     from ml.train import TrainConfig, train
 
-    doc = report(runs, fuse_models=len(runs) > 1)
+    doc = report(runs, fuse_models=len(runs) > 1, weights=weights)
     staging.mkdir(parents=True, exist_ok=True)
     for run in runs:
         meta = json.loads((run / "loso.json").read_text())
@@ -87,8 +108,14 @@ def ship(runs: list[Path], data: list[Path], out: Path, staging: Path, version: 
         ((name, entry),) = doc["models"].items()
         weights, threshold, table = {name: 1.0}, entry["threshold_all_folds"], entry["per_set"]
     metrics = loso_metrics({"per_set": table})
+    chosen = (
+        f"Weights fixed at {weights} (a classifier keeps a share so the ensemble answers when the Siamese member abstains); "
+        "threshold = EER point of the pooled leave-one-set-out fused scores."
+        if weights
+        else "Weights and threshold chosen on pooled leave-one-set-out scores (ml/loso.py choose_fusion: minimum EER)."
+    )
     notes = [
-        "Weights and threshold chosen on pooled leave-one-set-out scores (ml/loso.py choose_fusion: minimum EER).",
+        chosen,
         "Identity-aware members abstain for users without enrollment embeddings of their version; the weights renormalise.",
     ]
     return write_ensemble(out, weights, threshold, version, metrics, notes)
@@ -101,7 +128,7 @@ def _amend_card(path: Path, metrics: dict[str, Any], version: str, seconds: floa
     card["version"] = f"{version}-{card['sha256'][:8]}"
     card["training"]["minutes_on_2_cores_including_export"] = round(seconds / 60.0, 2)
     card["training"]["threshold_from"] = "EER point of the pooled leave-one-set-out scores"
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    path.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,8 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--staging", type=Path, default=RUNS_DIR / "ship")
     parser.add_argument("--version", default=time.strftime("%Y.%m.%d"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", nargs="+", metavar="NAME=W", help="fixed fusion weights, e.g. dsnet=0.3 siamese=0.7")
     args = parser.parse_args(argv)
-    print(ship(args.runs, args.data, args.out, args.staging, args.version, args.threads))
+    weights = {k: float(v) for k, v in (w.split("=", 1) for w in args.weights)} if args.weights else None
+    print(ship(args.runs, args.data, args.out, args.staging, args.version, args.threads, weights))
 
 
 if __name__ == "__main__":

@@ -81,3 +81,25 @@ def browser_for(chromium_path: str) -> Iterator[object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+_STATUS_JS = """() => {
+  const prompt = document.querySelector('#prompt');
+  const login = document.querySelector('#login');
+  return [prompt ? prompt.innerText : null, login ? login.dataset.state || null : null, location.pathname];
+}"""
+
+
+def page_status(page: object) -> tuple[str | None, str | None, str]:
+    """(prompt text, login state, path) of the login page, or of whatever page it redirected to.
+
+    Read in one evaluation, because a granted attempt navigates away to /account at any moment
+    and a selector-based read would then wait for an element that no longer exists.
+    """
+    from playwright.sync_api import Error
+
+    try:
+        prompt, state, path = page.evaluate(_STATUS_JS)  # type: ignore[attr-defined]
+    except Error:  # the page was navigating: its context is gone, the next read sees the new page
+        return None, None, ""
+    return prompt, state, path

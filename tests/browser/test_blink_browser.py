@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, page_status
 from tests.conftest import make_app
 from tests.support.y4m import write_y4m
 from webapp.config import DEFAULTS
@@ -64,15 +64,17 @@ def test_a_real_blink_completes_the_blink_step(tmp_path: Path, kevin_camera: Pat
 
     with LiveServer(app) as server:
         page = browser_for(kevin_camera).new_page()
+        served: list[str] = []  # every prompt the server sent, however briefly the page showed it
+        page.on("response", lambda r: served.append(r.json().get("prompt", "")) if r.url.endswith("/frames") and r.ok else None)
         page.goto(f"{server.url}/login")
         page.fill("#username", "kevin")
         page.click("#start")
         prompts: list[str] = []
         for _ in range(160):
-            text = page.inner_text("#prompt")
-            if not prompts or prompts[-1] != text:
+            text, state, path = page_status(page)
+            if text is not None and (not prompts or prompts[-1] != text):
                 prompts.append(text)
-            if page.get_attribute("#login", "data-state") in ("granted", "denied") or "/account" in page.url:
+            if state in ("granted", "denied") or path == "/account":
                 break
             page.wait_for_timeout(200)
         page.wait_for_timeout(500)
@@ -86,12 +88,13 @@ def test_a_real_blink_completes_the_blink_step(tmp_path: Path, kevin_camera: Pat
         attempt = db.session.scalar(sa.select(LoginAttempt))
         assert attempt is not None
         steps_done = [s["step"] for s in attempt.progress["steps_done"]]
-        summary = (attempt.state, attempt.reason, attempt.detail, attempt.scores)
-    assert "Blink a few times." in prompts, prompts
+        summary = (attempt.state, attempt.reason, attempt.detail, attempt.scores, attempt.challenge, attempt.progress)
+    assert "Blink a few times." in served, (summary[:3], served, prompts)
     assert steps_done == ["blink"], (summary, prompts)
-    # Identity and the blink are the user's; the final decision also needs the passive models
-    # to call this (compressed, re-encoded) video live.
-    print(f"blink browser test: final decision {summary[0]} {summary[1] or ''} after {summary[3]['face_frames']} face frames")
-    assert summary[0] in ("granted", "denied") and summary[1] != "challenge_failed", summary
-    if summary[0] == "granted":
-        assert final_url.endswith("/account")
+    state, reason, scores = summary[0], summary[1] or "", summary[3]
+    print(f"blink browser test: final decision {state} {reason} after {scores['face_frames']} face frames; scores {scores}")
+    # The person followed the prompt, is the enrolled user and is live: they get in. (The shipped
+    # passive models were trained on every shared set, this clip's source included, so this
+    # shows the whole path works for a real user, not how the models generalise.)
+    assert summary[0] == "granted", summary[:4]
+    assert final_url.endswith("/account"), final_url

@@ -83,3 +83,22 @@ def test_report_tables_every_set_and_the_pooled_views(runs: list[Path]) -> None:
     assert doc["models"]["siam"]["calibration_all_folds"]["a"] < 0
     assert doc["fusion"]["weights_all_folds"]["noise"] <= 0.3
     assert table["all, detected faces only"]["eer"] < 0.1
+
+
+def test_fixed_weights_are_kept_whatever_the_scores(runs: list[Path]) -> None:
+    # The shipped default keeps a classifier's share even where minimum EER would drop it.
+    doc = report(runs[:2], fuse_models=True, weights={"good": 0.6, "noise": 0.4})
+    assert doc["fusion"]["weights_all_folds"] == {"good": 0.6, "noise": 0.4}
+    assert all(w == {"good": 0.6, "noise": 0.4} for w in doc["fusion"]["weights_per_fold"].values())
+
+
+def test_card_metrics_are_strict_json(runs: list[Path]) -> None:
+    from ml.ship import loso_metrics
+
+    doc = report(runs[:1], fuse_models=False)
+    table = doc["models"]["good"]["per_set"]
+    table["a"]["apcer_max"] = float("nan")  # a held-out set with live images only
+    metrics = loso_metrics(doc["models"]["good"])
+    json.dumps(metrics, allow_nan=False)  # raises on NaN
+    assert metrics["leave_one_set_out_per_set"]["a"]["apcer_max"] is None
+    assert 0.0 <= metrics["validation"]["acer"] <= 1.0
