@@ -107,9 +107,12 @@ def single_face(rgb: np.ndarray, rt: Runtime, encode: bool = True, quality_bars:
     return StillFace(None, obs, 1)
 
 
-def score_still(rgb: np.ndarray, rt: Runtime) -> tuple[int, Box | None, LivenessScore | None]:
-    """Passive liveness of the largest face in a still, scored as a login frame is."""
+def score_still(
+    rgb: np.ndarray, rt: Runtime, references: Mapping[str, np.ndarray] | None = None
+) -> tuple[int, Box | None, LivenessScore | None]:
+    """Passive liveness of the largest face in a still, scored as a login frame is: with the
+    claimed user's ``references`` the identity-aware members vote, without them they abstain."""
     boxes = rt.engine.detect(rgb)
     if not boxes:
         return 0, None, None
-    return len(boxes), boxes[0], rt.require_ensemble().score_face(rgb, boxes[0], None)
+    return len(boxes), boxes[0], rt.require_ensemble().score_face(rgb, boxes[0], references)

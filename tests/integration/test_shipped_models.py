@@ -121,3 +121,14 @@ def test_admin_verify_and_liveness(real_client: FlaskClient, alice: None, token:
     for r in (results[0], results[2]):
         assert r["decision"] in ("live", "spoof") and 0.0 <= r["live_score"] <= 1.0
         assert set(r["models"]) and all(0.0 <= v <= 1.0 for v in r["models"].values())
+        assert set(r["models"]) | set(r["abstained"]) == set(load_ensemble(MODEL_DIR).models)
+
+    # Scored as alice's login frames: her enrolled embeddings let every member vote.
+    data = {"username": "alice", "images": [(io.BytesIO(images[0]), "0.jpg", "image/jpeg")]}
+    body = real_client.post("/api/v1/admin/liveness", data=data, headers=headers).get_json()
+    assert body["username"] == "alice"
+    (result,) = body["results"]
+    assert set(result["models"]) == set(load_ensemble(MODEL_DIR).models) and result["abstained"] == []
+
+    data = {"username": "nobody", "images": [(io.BytesIO(images[0]), "0.jpg", "image/jpeg")]}
+    assert real_client.post("/api/v1/admin/liveness", data=data, headers=headers).status_code == 404

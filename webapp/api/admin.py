@@ -33,11 +33,11 @@ from webapp.errors import (
 from webapp.extensions import db
 from webapp.face.image import ImageError, decode_image
 from webapp.face.match import match
-from webapp.models import FaceTemplate, LoginAttempt, User
+from webapp.login.service import user_material
+from webapp.models import LoginAttempt, User
 from webapp.pipeline import score_still, single_face
 from webapp.runtime import runtime
 from webapp.security import bearer_user, check_csrf, client_address
-from webapp.template_store import stack_encodings
 from webapp.users import create_user, delete_templates, delete_user, find_user, template_counts, user_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -241,7 +241,7 @@ def admin_verify() -> Response:
     if face.reason == "multiple_faces":
         raise MultipleFaces()
     assert face.observation is not None and face.observation.encoding is not None
-    templates = stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all())
+    templates = user_material(user.id)[0]
     if templates.shape[0] == 0:
         raise NoTemplates()
     result = match(face.observation.encoding, templates, float(current_app.config["IDENTITY_TOLERANCE"]))
@@ -253,7 +253,13 @@ def admin_verify() -> Response:
 def admin_liveness() -> Response:
     images = _uploaded_images("images")
     rt = runtime()
-    threshold = float(current_app.config["LIVENESS_THRESHOLD"] or rt.require_ensemble().threshold)
+    ensemble = rt.require_ensemble()
+    threshold = float(current_app.config["LIVENESS_THRESHOLD"] or ensemble.threshold)
+    # With a username, the stills are scored as that user's login frames would be (their
+    # enrolled liveness embeddings let the identity-aware members vote); without, they abstain.
+    username = request.form.get("username")
+    user = find_user(username) if username else None
+    references = user_material(user.id)[1] if user is not None else None
     results: list[dict[str, Any]] = []
     for index, data in enumerate(images):
         try:
@@ -261,7 +267,7 @@ def admin_liveness() -> Response:
         except ApiError as exc:
             results.append({"index": index, "live_score": None, "decision": "bad_image", "models": {}, "error": exc.error})
             continue
-        faces, box, live = score_still(rgb, rt)
+        faces, box, live = score_still(rgb, rt, references)
         if live is None:
             results.append({"index": index, "live_score": None, "decision": "no_face", "models": {}, "faces": 0})
             continue
@@ -271,8 +277,9 @@ def admin_liveness() -> Response:
                 "live_score": live.live_score,
                 "decision": "live" if live.live_score >= threshold else "spoof",
                 "models": live.models,
+                "abstained": sorted(set(ensemble.models) - set(live.models)),
                 "faces": faces,
                 "box": box.as_list() if box else None,
             }
         )
-    return jsonify({"results": results, "threshold": threshold})
+    return jsonify({"results": results, "threshold": threshold, "username": user.username if user else None})

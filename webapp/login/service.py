@@ -136,11 +136,12 @@ class FrameOutcome:
     user: User | None
 
 
-def _user_material(attempt: LoginAttempt) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The claimed user's templates and reference embeddings (empty for unknown users)."""
-    if attempt.user_id is None:
+def user_material(user_id: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A user's identity templates and liveness reference embeddings of the shipped model
+    versions (empty for unknown users): what every frame claiming to be them is compared with."""
+    if user_id is None:
         return stack_encodings([]), {}
-    rows = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == attempt.user_id)).all()
+    rows = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == user_id)).all()
     versions = runtime().require_ensemble().versions()
     return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)
 
@@ -186,7 +187,7 @@ def submit_frame(public_id: str, data: bytes, rgb: np.ndarray, client_seq: int |
     if _seen_elsewhere(sha, attempt.id):
         report = FrameReport(pol.FrameFacts(sha256=sha, faces=0, seen_in_other_attempt=True), None, {"replayed": True})
     else:
-        templates, refs = _user_material(attempt)
+        templates, refs = user_material(attempt.user_id)
         report = analyze_login_frame(rgb, sha, runtime(), templates, refs)
     near_dup = _near_duplicate(report.hashes, attempt)
     report = replace(report, facts=replace(report.facts, near_duplicate=near_dup, t=_seconds_since(attempt, arrived_at)))
