@@ -86,10 +86,8 @@ class _OnnxRunner:
         return np.asarray(result[0], dtype=np.float32)
 
 
-class OnnxClassifier:
-    """A CNN whose output is the live probability (sigmoid unit, or softmax with live last)."""
-
-    needs_references = False
+class _OnnxMember:
+    """What every ONNX ensemble member shares: its card, a lazily opened session, its crop."""
 
     def __init__(self, card: ModelCard, threads: int = 1) -> None:
         self.card = card
@@ -106,6 +104,12 @@ class OnnxClassifier:
     def load(self) -> None:
         self._runner.load()
 
+
+class OnnxClassifier(_OnnxMember):
+    """A CNN whose output is the live probability (sigmoid unit, or softmax with live last)."""
+
+    needs_references = False
+
     def score(self, crops: np.ndarray, references: np.ndarray | None = None) -> np.ndarray:
         out = self._runner.run(preprocess(crops, self.card))
         if out.ndim == 2 and out.shape[1] == 2:
@@ -113,7 +117,7 @@ class OnnxClassifier:
         return np.clip(out.reshape(-1), 0.0, 1.0)
 
 
-class OnnxSiamese:
+class OnnxSiamese(_OnnxMember):
     """One twin of a Siamese network: an embedding per crop, compared with the user's own live faces.
 
     The live probability is a logistic function of the distance to the nearest enrolled
@@ -124,21 +128,9 @@ class OnnxSiamese:
     needs_references = True
 
     def __init__(self, card: ModelCard, threads: int = 1) -> None:
-        self.card = card
-        self._runner = _OnnxRunner(card, threads)
+        super().__init__(card, threads)
         self._a = float(card.calibration.get("a", -1.0))
         self._b = float(card.calibration.get("b", 0.0))
-
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    @property
-    def crop_spec(self) -> CropSpec:
-        return self.card.crop_spec
-
-    def load(self) -> None:
-        self._runner.load()
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         return self._runner.run(preprocess(crops, self.card)).reshape(len(crops) if crops.ndim == 4 else 1, -1)
