@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ml.models import ModelSpec, get_spec
-from webapp.liveness.card import parse_model_card, sha256_file
+from webapp.liveness.card import parse_model_card
+from webapp.onnx_files import cpu_session, sha256_file
 
 PARITY_TOLERANCE = 1e-4
 INPUT_SCALE = 1.0 / 255.0  # every ml model takes RGB in [0, 1], NHWC (see ml/sampling.py)
@@ -32,11 +33,7 @@ class ParityError(RuntimeError):
 
 
 def onnx_outputs(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    sess = cpu_session(path)  # the session the service runs the model in
     name = sess.get_inputs()[0].name
     return np.asarray(sess.run(None, {name: x.astype(np.float32)})[0])
 

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import zlib
@@ -48,6 +47,7 @@ from ml.blink.stills import TRAIN_SOURCES, load_all
 from ml.blink.tracks import Track, ensure
 from ml.blink.windows import FPS_CHOICES, Clip, Stream, clip_windows, inject_blinks, make_stream, stream_windows
 from webapp.challenge.blink import CARD_FILE, FEATURES_VERSION, feature_names
+from webapp.onnx_files import cpu_session, sha256_file
 
 N_SUMMARY = 18  # leading summary columns of window_features; the ratio sequence follows
 KNN_MAX_ROWS = 6000  # KNN keeps its training rows in the model: cap them (and the ONNX size)
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             "name": f"blink-{name}",
             "version": time.strftime("%Y.%m.%d"),
             "file": "blink.onnx",
-            "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+            "sha256": sha256_file(model_path),
             "features": FEATURES_VERSION,
             "window": args.window,
             "threshold": thr,
@@ -423,9 +423,7 @@ def comparison(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_parity(model: ClassifierMixin, path: Path, x: np.ndarray) -> None:
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess = cpu_session(path)  # the session the service runs the detector in
     out = sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})
     probs = next(o for o in out if getattr(o, "ndim", 0) == 2)
     diff = float(np.max(np.abs(probs[:, 1] - model.predict_proba(x)[:, 1])))

@@ -18,7 +18,6 @@ so the state stays small JSON; see :func:`append_history`.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from webapp.onnx_files import cpu_session, sha256_file
 
 FEATURES_VERSION = "blink-window-v1"
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "assets" / "blink"
@@ -171,7 +172,7 @@ class BlinkCard:
         return self.path / self.file
 
     def verify_file(self) -> None:
-        digest = hashlib.sha256(self.model_path.read_bytes()).hexdigest()
+        digest = sha256_file(self.model_path)
         if digest != self.sha256:
             raise ValueError(f"{self.file}: sha256 {digest[:12]} does not match its card ({self.sha256[:12]})")
 
@@ -189,16 +190,10 @@ class BlinkDetector:
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR, verify: bool = True, threads: int = 1) -> BlinkDetector:
-        import onnxruntime as ort  # imported here: never at web-app import time
-
         card = BlinkCard.load(directory)
         if verify:
             card.verify_file()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(card.model_path), opts, providers=["CPUExecutionProvider"])
-        return cls(card, session)
+        return cls(card, cpu_session(card.model_path, threads))
 
     @property
     def window(self) -> int:

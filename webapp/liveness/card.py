@@ -8,13 +8,13 @@ hard-codes any of these, so shipping a better model is dropping in two files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from webapp.face.crop import CropSpec
+from webapp.onnx_files import sha256_file
 
 CARD_SCHEMA_VERSION = 1
 ENSEMBLE_CARD = "ensemble.json"
@@ -92,14 +92,6 @@ class EnsembleCard:
     fusion: str = "weighted_mean"
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 
 from webapp.face.crop import CropSpec
 from webapp.liveness.card import ModelCard
+from webapp.onnx_files import cpu_session
 
 
 class LivenessModel(Protocol):
@@ -65,13 +66,7 @@ class _OnnxRunner:
     def _get(self) -> object:
         with self._lock:
             if self._session is None:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                # One gunicorn worker per core: more intra-op threads only contend.
-                opts.intra_op_num_threads = self._threads
-                opts.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(str(self.card.model_path), opts, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(self.card.model_path, self._threads)
             return self._session
 
     def load(self) -> None:
