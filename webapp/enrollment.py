@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from flask import current_app
 
 from webapp.extensions import db
 from webapp.face.image import ImageError, ImageLimits, decode_image
 from webapp.face.match import best_distance
+from webapp.login.service import user_encodings
 from webapp.models import FaceTemplate, User
 from webapp.pipeline import single_face
 from webapp.runtime import runtime
-from webapp.template_store import ENCODING_MODEL, pack_encoding, pack_refs, stack_encodings
+from webapp.template_store import ENCODING_MODEL, pack_encoding, pack_refs
 
 SOURCES = ("upload", "webcam", "cli")
 
@@ -58,7 +58,7 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
     rt = runtime()
     ensemble = rt.require_ensemble()
     mismatch = float(current_app.config["IDENTITY_MISMATCH_DISTANCE"])
-    existing = stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user.id)).all())
+    known = user_encodings(user.id)  # the user's templates, then each image accepted here
     limits, bars = enroll_limits(), quality_bars()
     result = EnrollResult()
     accepted: list[FaceTemplate] = []
@@ -79,10 +79,10 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
             continue
         obs = face.observation
         assert obs is not None and obs.encoding is not None
-        known = np.vstack([existing] + [np.frombuffer(t.encoding, dtype="<f8")[None] for t in accepted])
         if known.shape[0] and best_distance(obs.encoding, known) > mismatch:
             result.rejected.append({"index": index, "reason": "different_person", "detail": "does not match the other faces of this user"})
             continue
+        known = np.vstack([known, obs.encoding[None]])
         refs = ensemble.embed_references(rgb, obs.box)
         accepted.append(
             FaceTemplate(

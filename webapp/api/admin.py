@@ -33,7 +33,7 @@ from webapp.errors import (
 from webapp.extensions import db
 from webapp.face.image import ImageError, decode_image
 from webapp.face.match import match
-from webapp.login.service import user_material
+from webapp.login.service import user_encodings, user_material
 from webapp.models import LoginAttempt, User
 from webapp.pipeline import score_still, single_face
 from webapp.runtime import runtime
@@ -241,7 +241,7 @@ def admin_verify() -> Response:
     if face.reason == "multiple_faces":
         raise MultipleFaces()
     assert face.observation is not None and face.observation.encoding is not None
-    templates = user_material(user.id)[0]
+    templates = user_encodings(user.id)
     if templates.shape[0] == 0:
         raise NoTemplates()
     result = match(face.observation.encoding, templates, float(current_app.config["IDENTITY_TOLERANCE"]))

@@ -49,7 +49,8 @@ def login_frame(attempt_id: str) -> Response:
     limits = _frame_limits()
     if request.content_length is not None and request.content_length > limits.max_bytes + _MULTIPART_SLACK:
         raise FrameTooLarge()
-    service.ensure_open(service.get_attempt(attempt_id))
+    attempt = service.get_attempt(attempt_id)
+    service.ensure_open(attempt)
     require_multipart()
     part = request.files.get("frame")
     if part is None:
@@ -64,7 +65,7 @@ def login_frame(attempt_id: str) -> Response:
     except ImageTooLarge as exc:
         raise FrameTooLarge(str(exc)) from None
 
-    outcome = service.submit_frame(attempt_id, data, rgb, optional_int("seq"), arrived_at)
+    outcome = service.submit_frame(attempt, data, rgb, optional_int("seq"), arrived_at)
     cfg = current_app.config
     body: dict[str, Any] = {
         "state": outcome.verdict.state,

@@ -65,7 +65,7 @@ def _bits_to_hex(bits: np.ndarray) -> str:
 def _grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return image.astype(np.float32)
+    return image.astype(np.float32, copy=False)  # frame_hash passes one grey copy to all three
 
 
 def phash(image: np.ndarray) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from webapp.challenge.blink import frames_since_closed, gaps
+
 
 @dataclass(frozen=True)
 class FaceSignals:
@@ -128,8 +130,6 @@ class BlinkStep:
         judge = cfg.blink_judge
         if judge is None or len(frame.ears) < 3:
             return False
-        from webapp.challenge.blink import frames_since_closed, gaps
-
         if frames_since_closed(frame.ears, judge.window) >= frame.step_frames:
             return False  # the lowest eye opening in view came before the prompt
         return judge.blink_seen(list(frame.ears), gaps(frame.times), frame.base.ear)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,24 +60,25 @@ class _OnnxRunner:
     def __init__(self, card: ModelCard, threads: int = 1) -> None:
         self.card = card
         self._threads = threads
-        self._session: object | None = None
+        self._session: Any = None
+        self._in_name = ""
+        self._out_names: list[str] | None = [card.output_name] if card.output_name else None
         self._lock = threading.Lock()
 
-    def _get(self) -> object:
+    def _get(self) -> Any:
         with self._lock:
             if self._session is None:
-                self._session = cpu_session(self.card.model_path, self._threads)
+                session = cpu_session(self.card.model_path, self._threads)
+                # Resolved once with the session, not on every frame.
+                self._in_name = self.card.input.name or session.get_inputs()[0].name
+                self._session = session
             return self._session
 
     def load(self) -> None:
         self._get()
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        session = self._get()
-        inputs = session.get_inputs()  # type: ignore[attr-defined]
-        in_name = self.card.input.name or inputs[0].name
-        out_names = [self.card.output_name] if self.card.output_name else None
-        result = session.run(out_names, {in_name: x})  # type: ignore[attr-defined]
+        result = self._get().run(self._out_names, {self._in_name: x})
         return np.asarray(result[0], dtype=np.float32)
 
 

@@ -136,12 +136,17 @@ class FrameOutcome:
     user: User | None
 
 
+def user_encodings(user_id: int) -> np.ndarray:
+    """A user's identity templates, (n, 128)."""
+    return stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user_id)).all())
+
+
 def user_material(user_id: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A user's identity templates and liveness reference embeddings of the shipped model
     versions (empty for unknown users): what every frame claiming to be them is compared with."""
     if user_id is None:
         return stack_encodings([]), {}
-    rows = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == user_id)).all()
+    rows = db.session.execute(sa.select(FaceTemplate.encoding, FaceTemplate.liveness_refs).where(FaceTemplate.user_id == user_id)).all()
     versions = runtime().require_ensemble().versions()
     return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)
 
@@ -178,10 +183,10 @@ def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
     )
 
 
-def submit_frame(public_id: str, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
-    """Analyse one decoded frame and fold it into the attempt."""
-    attempt = get_attempt(public_id)
-    ensure_open(attempt)
+def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
+    """Analyse one decoded frame and fold it into ``attempt`` (as loaded by the request)."""
+    ensure_open(attempt)  # again: the upload and the decode took time
+    public_id = attempt.public_id  # read now: after a failed flush the row cannot be read
     policy = current_policy()
     sha = hashlib.sha256(data).hexdigest()
     if _seen_elsewhere(sha, attempt.id):
@@ -248,7 +253,8 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     if verdict.state != STATE_COLLECTING:
         _finish(attempt, verdict)
     db.session.flush()  # raises StaleDataError if another worker got here first
-    user = db.session.get(User, attempt.user_id) if attempt.user_id else None
+    # Only a grant needs the user (to start their session).
+    user = db.session.get(User, attempt.user_id) if verdict.state == STATE_GRANTED and attempt.user_id else None
     db.session.commit()
     return FrameOutcome(
         attempt=attempt,
