@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
@@ -16,7 +15,7 @@ from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import ROLE_ADMIN, User
 from webapp.security import hash_password, issue_api_token
-from webapp.users import create_user, delete_user, find_user, template_counts
+from webapp.users import create_user, delete_user, find_user, users_with_counts
 
 admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
@@ -120,9 +119,8 @@ def _enroll(user: User, faces: tuple[Path, ...]) -> None:
 @users_cli.command("list")
 def users_list() -> None:
     """Users with their role and number of enrolled faces."""
-    counts = template_counts()
-    for user in db.session.scalars(sa.select(User).order_by(User.username)):
-        click.echo(f"{user.username}\t{user.role}\t{counts.get(user.id, 0)} faces\t{user.display_name}")
+    for user, faces in users_with_counts():
+        click.echo(f"{user.username}\t{user.role}\t{faces} faces\t{user.display_name}")
 
 
 @users_cli.command("delete")

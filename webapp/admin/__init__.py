@@ -17,12 +17,13 @@ from werkzeug.wrappers import Response
 
 from webapp.api.admin import attempt_json
 from webapp.audit import audit
-from webapp.errors import ApiError, Locked
+from webapp.errors import ApiError, Locked, UnknownAttempt
 from webapp.extensions import db
+from webapp.login.service import get_attempt, recent_attempts
 from webapp.login.throttle import check_password_lock
-from webapp.models import FaceTemplate, LoginAttempt, User, utcnow
+from webapp.models import FaceTemplate, User, utcnow
 from webapp.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
-from webapp.users import create_user, find_user, template_counts
+from webapp.users import create_user, find_user, users_with_counts
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,9 +89,7 @@ def logout() -> Response:
 @bp.get("/")
 @admin_page
 def users() -> str:
-    counts = template_counts()
-    rows = db.session.scalars(sa.select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=rows, counts=counts)
+    return render_template("admin/users.html", users=users_with_counts())
 
 
 @bp.post("/users")
@@ -124,17 +123,15 @@ def user(username: str) -> str:
 @admin_page
 def attempts() -> str:
     username = (request.args.get("username") or "").strip().lower()
-    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(200)
-    if username:
-        query = query.where(LoginAttempt.username == username)
-    rows = [attempt_json(a) for a in db.session.scalars(query)]
+    rows = [attempt_json(a) for a in recent_attempts(200, username)]
     return render_template("admin/attempts.html", attempts=rows, username=username)
 
 
 @bp.get("/attempts/<attempt_id>")
 @admin_page
 def attempt(attempt_id: str) -> str:
-    row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
-    if row is None:
+    try:
+        row = get_attempt(attempt_id)
+    except UnknownAttempt:
         abort(404)
     return render_template("admin/attempt.html", attempt=attempt_json(row, frames=True))

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
 
@@ -28,17 +27,17 @@ from webapp.errors import (
     MultipleFaces,
     NoFace,
     Unauthorized,
-    UnknownAttempt,
 )
 from webapp.extensions import db
 from webapp.face.image import ImageError, decode_image
 from webapp.face.match import match
-from webapp.login.service import user_encodings, user_material
-from webapp.models import LoginAttempt, User
+from webapp.login import policy as pol
+from webapp.login.service import get_attempt, recent_attempts, user_encodings, user_material
+from webapp.models import LoginAttempt
 from webapp.pipeline import score_still, single_face
 from webapp.runtime import runtime
 from webapp.security import bearer_user, check_csrf, client_address
-from webapp.users import create_user, delete_templates, delete_user, find_user, template_counts, user_json
+from webapp.users import create_user, delete_templates, delete_user, find_user, user_json, users_with_counts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,9 +94,7 @@ def admin_create_user() -> tuple[Response, int]:
 @bp.get("/admin/users")
 @admin_required
 def admin_list_users() -> Response:
-    counts = template_counts()
-    users = db.session.scalars(sa.select(User).order_by(User.username)).all()
-    return jsonify({"users": [user_json(u, counts.get(u.id, 0)) for u in users]})
+    return jsonify({"users": [user_json(u, n) for u, n in users_with_counts()]})
 
 
 def _uploaded_images(field: str) -> list[bytes]:
@@ -200,20 +197,13 @@ def admin_attempts() -> Response:
         limit = max(1, min(1000, int(request.args.get("limit", 100))))
     except ValueError:
         raise InvalidRequest("limit must be an integer") from None
-    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(limit)
-    username = request.args.get("username")
-    if username:
-        query = query.where(LoginAttempt.username == username.strip().lower())
-    return jsonify({"attempts": [attempt_json(a) for a in db.session.scalars(query)]})
+    return jsonify({"attempts": [attempt_json(a) for a in recent_attempts(limit, request.args.get("username"))]})
 
 
 @bp.get("/admin/attempts/<attempt_id>")
 @admin_required
 def admin_attempt(attempt_id: str) -> Response:
-    a = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
-    if a is None:
-        raise UnknownAttempt()
-    return jsonify(attempt_json(a, frames=True))
+    return jsonify(attempt_json(get_attempt(attempt_id), frames=True))
 
 
 def _decode_still(data: bytes) -> Any:
@@ -254,7 +244,7 @@ def admin_liveness() -> Response:
     images = _uploaded_images("images")
     rt = runtime()
     ensemble = rt.require_ensemble()
-    threshold = float(current_app.config["LIVENESS_THRESHOLD"] or ensemble.threshold)
+    threshold = pol.configured_live_threshold(current_app.config, ensemble.threshold)  # as the login applies it
     # With a username, the stills are scored as that user's login frames would be (their
     # enrolled liveness embeddings let the identity-aware members vote); without, they abstain.
     username = request.form.get("username")

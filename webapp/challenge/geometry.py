@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from webapp.face.types import Box
+
 # iBUG 68-point indices. "Image-left" is the subject's right side (the camera faces them).
 RIGHT_EYE = slice(36, 42)  # subject's right eye, image left
 LEFT_EYE = slice(42, 48)  # subject's left eye, image right
@@ -173,15 +175,7 @@ def same_face_track(
     iod = max(1e-6, (iod0 + iod1) / 2.0)
     shift = float(np.linalg.norm(c1 - c0) / iod)
     scale_change = float(abs(math.log(max(iod1, 1e-6) / max(iod0, 1e-6))))
-    iou = _box_iou(prev_box, cur_box) if prev_box is not None and cur_box is not None else float("nan")
+    iou = Box.from_list(list(prev_box)).iou(Box.from_list(list(cur_box))) if prev_box is not None and cur_box is not None else float("nan")
     gap = max(0.0, float(dt))
     same = shift <= min(max_shift, max_speed * gap + 0.25) and scale_change <= max_scale_speed * gap + 0.15
     return TrackCheck(shift=shift, scale_change=scale_change, iou=iou, same=same)
-
-
-def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

@@ -53,6 +53,12 @@ class PlanaritySettings:
     max_planar_share: float = 0.5
 
 
+def configured_live_threshold(cfg: dict[str, Any], card_threshold: float) -> float:
+    """``LIVENESS_THRESHOLD`` when set (0.0 included), else the shipped ensemble card's."""
+    value = cfg.get("LIVENESS_THRESHOLD")
+    return float(value if value is not None else card_threshold)
+
+
 @dataclass(frozen=True)
 class Policy:
     """The configured knobs of the policy (built from app config by ``Policy.from_config``)."""
@@ -91,7 +97,7 @@ class Policy:
             tolerance=float(cfg["IDENTITY_TOLERANCE"]),
             mismatch_distance=float(cfg["IDENTITY_MISMATCH_DISTANCE"]),
             min_matched_frames=int(cfg["IDENTITY_MIN_MATCHED_FRAMES"]),
-            live_threshold=float(cfg["LIVENESS_THRESHOLD"] if cfg.get("LIVENESS_THRESHOLD") is not None else live_threshold),
+            live_threshold=configured_live_threshold(cfg, live_threshold),
             live_min_frames=int(cfg["LIVENESS_MIN_FRAMES"]),
             baseline_frames=int(cfg["CHALLENGE_BASELINE_FRAMES"]),
             step_max_frames=int(cfg["CHALLENGE_STEP_MAX_FRAMES"]),

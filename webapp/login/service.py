@@ -103,6 +103,14 @@ def get_attempt(public_id: str) -> LoginAttempt:
     return attempt
 
 
+def recent_attempts(limit: int, username: str | None = None) -> list[LoginAttempt]:
+    """The newest attempts first (admin API and pages), optionally of one username."""
+    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(limit)
+    if username:
+        query = query.where(LoginAttempt.username == username.strip().lower())
+    return list(db.session.scalars(query))
+
+
 def _finish(attempt: LoginAttempt, verdict: pol.Verdict) -> None:
     attempt.state = verdict.state
     attempt.reason = verdict.reason
