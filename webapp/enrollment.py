@@ -68,7 +68,7 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
         except ImageError as exc:
             result.rejected.append({"index": index, "reason": "bad_image", "detail": str(exc)})
             continue
-        face = single_face(rgb, rt, encode=True, quality_bars=bars)
+        face = single_face(rgb, rt, quality_bars=bars)
         if face.reason is not None:
             detail = (
                 "; ".join(face.problems)

@@ -63,10 +63,6 @@ class CsrfFailed(ApiError):
     code, error, description = 403, "csrf_failed", "The request did not carry a valid CSRF token."
 
 
-class NotFound(ApiError):
-    code, error, description = 404, "not_found", "There is nothing here."
-
-
 class UnknownAttempt(ApiError):
     code, error, description = 404, "unknown_attempt", "There is no such login attempt."
 

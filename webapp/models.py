@@ -103,10 +103,6 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
         back_populates="attempt", cascade="all, delete-orphan", passive_deletes=True, order_by="AttemptFrame.seq"
     )
 
-    @property
-    def finished(self) -> bool:
-        return self.state != STATE_COLLECTING
-
 
 class AttemptFrame(db.Model):  # type: ignore[name-defined,misc]
     """What the server saw in one frame of an attempt (never the image itself)."""

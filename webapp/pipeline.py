@@ -88,14 +88,14 @@ class StillFace:
     problems: tuple[str, ...] = ()
 
 
-def single_face(rgb: np.ndarray, rt: Runtime, encode: bool = True, quality_bars: Mapping[str, Any] | None = None) -> StillFace:
+def single_face(rgb: np.ndarray, rt: Runtime, quality_bars: Mapping[str, Any] | None = None) -> StillFace:
     """Find exactly one face in a still (enrollment photo, admin check) and measure it."""
     boxes = rt.engine.detect(rgb)
     if not boxes:
         return StillFace("no_face")
     if len(boxes) > 1:
         return StillFace("multiple_faces", faces=len(boxes))
-    obs = rt.engine.observe(rgb, boxes[0], encode=encode)
+    obs = rt.engine.observe(rgb, boxes[0], encode=True)
     if quality_bars is not None:
         problems = obs.quality.problems(
             int(quality_bars["min_face_px"]),

@@ -61,9 +61,6 @@ class Runtime:
                 raise ServiceUnavailable("The blink detector is not available.") from None
         return self.blink
 
-    def face_models_ok(self) -> bool:
-        return "face" not in self.errors
-
 
 def build_runtime(app: Flask) -> Runtime:
     cfg = app.config

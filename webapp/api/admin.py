@@ -225,7 +225,7 @@ def admin_verify() -> Response:
     user = find_user(username)
     (data,) = _uploaded_images("image")[:1]
     rgb = _decode_still(data)
-    face = single_face(rgb, runtime(), encode=True)
+    face = single_face(rgb, runtime())
     if face.reason == "no_face":
         raise NoFace()
     if face.reason == "multiple_faces":

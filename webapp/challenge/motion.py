@@ -35,7 +35,6 @@ Every summary here is a small JSON dict, updated by pure functions returning a n
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -239,10 +238,6 @@ class TimingStats:
     mean_gap: float = 0.0
     m2: float = 0.0
     fast: int = 0  # gaps shorter than the plausible minimum
-
-    @property
-    def gap_std(self) -> float:
-        return math.sqrt(self.m2 / (self.frames - 2)) if self.frames > 2 else 0.0
 
 
 def update_timing(stats: dict[str, Any] | None, t: float, min_plausible_gap: float = 0.05) -> dict[str, Any]:

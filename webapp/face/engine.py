@@ -60,20 +60,16 @@ class FaceEngine:
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self._lock = _DLIB_LOCK
-
-    def _get_models(self) -> _Models:
-        return _load_models()
 
     def load(self) -> None:
         """Load the models now (health checks and workers warm up with this)."""
-        with self._lock:
-            self._get_models()
+        with _DLIB_LOCK:
+            _load_models()
 
     # -- detection -------------------------------------------------------------------------
 
     def _hog(self, img: np.ndarray) -> list[tuple[Box, float]]:
-        detector = self._get_models()[0]
+        detector = _load_models()[0]
         rects, scores, _ = detector.run(img, self.settings.upsample, 0.0)  # type: ignore[attr-defined]
         return [
             (Box(r.left(), r.top(), r.right(), r.bottom()), float(s))
@@ -102,7 +98,7 @@ class FaceEngine:
                 rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             )
         )
-        with self._lock:
+        with _DLIB_LOCK:
             found = self._hog(small)
             offset = 0
             if not found:
@@ -127,17 +123,17 @@ class FaceEngine:
     def _shape(self, rgb: np.ndarray, box: Box, points: int) -> object:
         import dlib
 
-        predictor = self._get_models()[1 if points == 68 else 2]
+        predictor = _load_models()[1 if points == 68 else 2]
         return predictor(rgb, dlib.rectangle(box.left, box.top, box.right, box.bottom))  # type: ignore[operator]
 
     def observe(self, rgb: np.ndarray, box: Box, encode: bool = True, num_jitters: int = 1) -> FaceObservation:
         """Landmarks, quality and (optionally) the identity encoding of the face in ``box``."""
-        with self._lock:
+        with _DLIB_LOCK:
             shape = self._shape(rgb, box, 68)
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)  # type: ignore[attr-defined]
             encoding = None
             if encode:
-                encoder = self._get_models()[3]
+                encoder = _load_models()[3]
                 chip_shape = self._shape(rgb, box, 5)
                 encoding = np.array(encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
         return FaceObservation(box=box, landmarks=points, quality=measure_quality(rgb, box), encoding=encoding)

@@ -6,8 +6,6 @@ from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from webapp.security import csrf_token
-
 bp = Blueprint("pages", __name__)
 
 
@@ -29,4 +27,4 @@ def login() -> str:
 def account() -> str:
     # login_required sends anyone without a live server-side session to /login: the only way
     # to get one as an end user is a granted login attempt.
-    return render_template("account.html", principal=current_user, csrf=csrf_token())
+    return render_template("account.html", principal=current_user)
