@@ -19,6 +19,11 @@ from webapp.liveness.card import ENSEMBLE_CARD, parse_ensemble_card
 from webapp.liveness.registry import load_ensemble
 
 
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``["dsnet=0.3", "siamese=0.7"]`` (the command-line form) as ``{"dsnet": 0.3, "siamese": 0.7}``."""
+    return {k: float(v) for k, v in (item.split("=", 1) for item in items)}
+
+
 def write_ensemble(
     models_dir: Path,
     weights: dict[str, float],
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     p_w.add_argument("--metrics", type=Path, help="JSON file to store as the ensemble's metrics")
     p_w.add_argument("--note", action="append", default=[])
     args = parser.parse_args(argv)
-    weights = {k: float(v) for k, v in (m.split("=", 1) for m in args.member)}
+    weights = parse_weights(args.member)
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     print(write_ensemble(args.models_dir, weights, args.threshold, args.version, metrics, args.note))
 

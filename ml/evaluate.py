@@ -148,7 +148,7 @@ def report(scored: Scored, ensemble: LivenessEnsemble, threshold: float, reps: i
         detected = np.array([not math.isnan(v) for v in scored.fused])[~scored.is_reference]
         # A model that abstained on a detected face (no references) is not judged on it.
         abstained = detected & np.isnan(p.scores)
-        if abstained.all() or not (~abstained).any():
+        if abstained.all():
             out["per_model"][name] = {"abstained": int(abstained.sum())}
             continue
         out["per_model"][name] = pad_report(p.subset(~abstained), ensemble.models[name].card.threshold, reps=0)

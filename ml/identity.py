@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ml.datasets.layout import IMAGE_SUFFIXES
 from webapp.face import FaceEngine, ImageError, read_image_file
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 DEFAULT_TOLERANCES = (0.4, 0.45, 0.5, 0.55, 0.6)
 
 

@@ -364,7 +364,7 @@ def report(run_dirs: list[Path], fuse_models: bool, weights: dict[str, float] | 
         names = [o.name for o in oofs]
         fused, thr, w = leave_fold_out_scores(t, names, weights)
         out["fusion"] = {"per_set": per_set_table(t, fused, thr), "thresholds": thr, "weights_per_fold": w}
-        full_w, full_thr = choose_fusion(live_probabilities(t, t.found), t.labels, t.found, names, weights)
+        full_w, full_thr = choose_fusion(probs_all, t.labels, t.found, names, weights)
         out["fusion"]["weights_all_folds"] = full_w
         out["fusion"]["threshold_all_folds"] = full_thr
     return out

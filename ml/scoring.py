@@ -108,5 +108,6 @@ def calibrated(dist: np.ndarray, calibration: dict[str, float]) -> np.ndarray:
 
 
 def eer_of(scores: np.ndarray, labels: np.ndarray) -> float:
+    """EER over the scored presentations (NaN: no face or an abstaining model); NaN if none."""
     ok = np.isfinite(scores)
-    return eer(scores[ok], labels[ok])[0]
+    return eer(scores[ok], labels[ok])[0] if ok.any() else float("nan")

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from ml.ensemble import write_ensemble
+from ml.ensemble import parse_weights, write_ensemble
 from ml.loso import report
 from ml.paths import MODELS_DIR, RUNS_DIR
 from ml.sampling import AugmentConfig
+from ml.strict_json import finite
 
 _PER_SET_KEYS = ("bpcer", "apcer_max", "acer", "eer", "n_live", "n_spoof", "n_no_face")
 METHOD = (
@@ -36,21 +36,10 @@ METHOD = (
 )
 
 
-def finite_or_none(value: Any) -> Any:
-    """NaN (a rate of a set with one class only) as null: cards must be strict JSON."""
-    if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def loso_metrics(model_doc: dict[str, Any]) -> dict[str, Any]:
     """The card's metrics block for one model from its LOSO report entry."""
     table = model_doc["per_set"]
-    return finite_or_none(
+    return finite(
         {
             "validation": {**table["all (pooled)"], "method": METHOD, "no_face": "rejected"},
             "validation_detected_faces_only": table["all, detected faces only"],
@@ -141,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights", nargs="+", metavar="NAME=W", help="fixed fusion weights, e.g. dsnet=0.3 siamese=0.7")
     args = parser.parse_args(argv)
-    weights = {k: float(v) for k, v in (w.split("=", 1) for w in args.weights)} if args.weights else None
+    weights = parse_weights(args.weights) if args.weights else None
     print(ship(args.runs, args.data, args.out, args.staging, args.version, args.threads, weights))
 
 

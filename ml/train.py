@@ -27,7 +27,7 @@ from ml.metrics import Presentations, eer, point_metrics
 from ml.models import ModelSpec, get_spec
 from ml.paths import RUNS_DIR
 from ml.sampling import AugmentConfig, augmented_epoch, epoch_indices, siamese_pairs
-from ml.scoring import calibrated, embed, enrollment_mask, fit_calibration, min_distances, predict_live
+from ml.scoring import calibrated, eer_of, embed, enrollment_mask, fit_calibration, min_distances, predict_live
 from webapp.face import CropSpec
 
 # What no model trained on ../shared/datasets/pad has seen; copied into every card.
@@ -121,11 +121,6 @@ def _val_scores_siamese(twin: Any, val: LabelledCrops, k: int, seed: int) -> tup
     return dist, refs
 
 
-def _early_stop_eer(scores: np.ndarray, labels: np.ndarray) -> float:
-    ok = np.isfinite(scores)
-    return eer(scores[ok], labels[ok])[0] if ok.any() else float("nan")
-
-
 def _fit_epochs(
     cfg: TrainConfig, spec: ModelSpec, train: LabelledCrops, val: LabelledCrops | None
 ) -> tuple[Any, Any, dict[str, list[float]], int]:
@@ -163,9 +158,9 @@ def _fit_epochs(
         if val is not None:
             if spec.kind == "siamese":
                 dist, _ = _val_scores_siamese(exported, val, cfg.enroll_k, cfg.seed)
-                val_eer = _early_stop_eer(-dist, val.labels)
+                val_eer = eer_of(-dist, val.labels)
             else:
-                val_eer = _early_stop_eer(_val_scores_classifier(exported, val), val.labels)
+                val_eer = eer_of(_val_scores_classifier(exported, val), val.labels)
             history.setdefault("val_eer", []).append(val_eer)
             line += f" val_eer {val_eer:.4f}"
             if np.isfinite(val_eer) and val_eer < best[0] - 1e-4:

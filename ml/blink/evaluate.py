@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from ml.blink.paths import BLINK_ASSETS, BLINK_RUNS, REPLAY_VIDEOS
-from ml.blink.scoring import StreamScore, finite, model_fire, rule_fire, score_fire
+from ml.blink.scoring import StreamScore, model_fire, rule_fire, score_fire
 from ml.blink.stills import EVAL_SOURCES, STILLS_DIR, load_all
 from ml.blink.tracks import ensure
 from ml.blink.train import still_clip
 from ml.blink.windows import FPS_CHOICES, Clip, make_stream
+from ml.strict_json import finite
 from webapp.challenge.blink import CARD_FILE, BlinkDetector
 
 

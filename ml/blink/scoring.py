@@ -11,10 +11,8 @@ whose windows touch no event at all is a *false blink*; firings touching only am
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -22,17 +20,6 @@ from ml.blink.labels import ENTER
 from ml.blink.windows import Stream, stream_windows
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # feature rows -> blink probabilities
-
-
-def finite(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats replaced by None, so reports and cards are strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
 
 
 @dataclass

@@ -42,10 +42,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.blink.paths import BLINK_ASSETS, BLINK_RUNS, LIVE_VIDEOS
-from ml.blink.scoring import StreamScore, finite, rule_fire, score_fire
+from ml.blink.scoring import StreamScore, rule_fire, score_fire
 from ml.blink.stills import TRAIN_SOURCES, load_all
 from ml.blink.tracks import Track, ensure
 from ml.blink.windows import FPS_CHOICES, Clip, Stream, clip_windows, inject_blinks, make_stream, stream_windows
+from ml.strict_json import finite
 from webapp.challenge.blink import CARD_FILE, FEATURES_VERSION, feature_names
 from webapp.onnx_files import cpu_session, sha256_file
 

@@ -197,8 +197,3 @@ def crop_files(
         found[i] = det.box is not None
     crop_cache.save()
     return CropSet(crops=crops, found=found, fallback=fallback)
-
-
-def usable(cropset: CropSet) -> np.ndarray:
-    """Mask of files that have a crop (found by the detector or framed by the fallback)."""
-    return cropset.found | cropset.fallback
