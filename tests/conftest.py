@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.support import models as test_models
-from tests.support.api import ClosingClient
-from tests.support.faces import face_photo
+from tests.support.api import ALICE_PHOTOS, ClosingClient, enroll
+from tests.support.faces import PEOPLE, face_photo
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +68,14 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def alice(app: Flask, photo_bytes: dict[str, bytes]) -> str:
+    """alice, enrolled from two photos of one person (face_recognition's obama.jpg, obama3.jpg)."""
+    assert enroll(app, "alice", "Alice Example", [photo_bytes[n] for n in ALICE_PHOTOS]) == 2
+    return "alice"
+
+
 @pytest.fixture(scope="session")
 def photo_bytes() -> dict[str, bytes]:
     """JPEG bytes of face_recognition's test photos (obama.jpg, obama2.jpg, biden.jpg...)."""
-    names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
-    return {n: face_photo(n).read_bytes() for n in names}
+    return {n: face_photo(n).read_bytes() for names in PEOPLE.values() for n in names}

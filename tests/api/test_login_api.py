@@ -16,38 +16,19 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.api import enroll, post_frame, scripted_signals, start
-from tests.support.frames import blank_jpeg, gif_bytes, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
+from tests.support.api import attempt_row, follow_prompts, post_frame, start
+from tests.support.frames import (
+    blank_jpeg,
+    gif_bytes,
+    jittered_frames,
+    noisy_jpeg,
+    photo_rgb,
+    side_by_side,
+    swap_red_blue,
+)
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import AttemptFrame, LoginAttempt
-
-
-@pytest.fixture
-def alice(app: Flask, photo_bytes: dict[str, bytes]) -> str:
-    assert enroll(app, "alice", "Alice Example", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]) == 2
-    return "alice"
-
-
-def alice_frames(n: int, start_seed: int = 0, photo: str = "obama2.jpg", transform: Any = None) -> list[bytes]:
-    rgb = portrait(photo)
-    if transform is not None:
-        rgb = transform(rgb)
-    return [jittered_jpeg(rgb, seed) for seed in range(start_seed, start_seed + n)]
-
-
-def follow_prompts(monkeypatch: pytest.MonkeyPatch, challenge: list[str]) -> None:
-    """Make the landmark signals those of a user doing exactly what is asked."""
-    signals = scripted_signals(challenge)
-    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
-
-
-def attempt_row(app: Flask, public_id: str) -> LoginAttempt:
-    with app.app_context():
-        row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))
-        assert row is not None
-        db.session.expunge(row)
-        return row
 
 
 def send_all(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> list[dict[str, Any]]:
@@ -106,7 +87,7 @@ def test_start_rejects_bad_bodies(client: FlaskClient, kwargs: dict[str, Any], s
 
 
 def _truncated() -> bytes:
-    data = alice_frames(1)[0]
+    data = jittered_frames(1)[0]
     return data[: len(data) // 2]
 
 
@@ -133,11 +114,11 @@ def test_bad_frames(client: FlaskClient, alice: str, data: bytes | None, mimetyp
 
 def test_frame_must_be_multipart_with_a_frame_field(client: FlaskClient, alice: str) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    raw = client.post(f"/api/v1/login/{attempt_id}/frames", data=alice_frames(1)[0], content_type="image/jpeg")
+    raw = client.post(f"/api/v1/login/{attempt_id}/frames", data=jittered_frames(1)[0], content_type="image/jpeg")
     assert (raw.status_code, raw.get_json()["error"]) == (415, "unsupported_media")
     missing = client.post(f"/api/v1/login/{attempt_id}/frames", data={"seq": "1"}, content_type="multipart/form-data")
     assert (missing.status_code, missing.get_json()["error"]) == (400, "bad_frame")
-    bad_seq = post_frame(client, attempt_id, alice_frames(1)[0], seq=None)
+    bad_seq = post_frame(client, attempt_id, jittered_frames(1)[0], seq=None)
     assert bad_seq.status_code == 200
 
 
@@ -180,7 +161,7 @@ def test_bad_frames_leave_the_attempt_untouched(app: Flask, client: FlaskClient,
     row = attempt_row(app, attempt_id)
     assert (row.state, row.frames_received) == ("collecting", 0)
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    assert send_all(client, attempt_id, alice_frames(12))[-1]["state"] == "granted"
+    assert send_all(client, attempt_id, jittered_frames(12))[-1]["state"] == "granted"
 
 
 # --- frames: decisions -------------------------------------------------------------------
@@ -190,7 +171,7 @@ def test_follow_prompts_grants_a_session(app: Flask, client: FlaskClient, alice:
     body = start(client).get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
     assert client.get("/api/v1/me").status_code == 401
-    bodies = send_all(client, body["attempt_id"], alice_frames(12))
+    bodies = send_all(client, body["attempt_id"], jittered_frames(12))
     final = bodies[-1]
     assert final["state"] == "granted" and final["reason"] is None
     assert final["redirect"] == "/account" and final["progress"] == 1.0
@@ -207,14 +188,14 @@ def test_follow_prompts_grants_a_session(app: Flask, client: FlaskClient, alice:
     assert row.state == "granted" and row.scores["matched_frames"] >= 3
 
     # single use: the granted attempt takes no more frames
-    again = post_frame(client, body["attempt_id"], alice_frames(1, start_seed=99)[0])
+    again = post_frame(client, body["attempt_id"], jittered_frames(1, seed=99)[0])
     assert (again.status_code, again.get_json()["error"]) == (409, "attempt_finished")
 
 
 def test_logout_revokes_the_session_server_side(client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     body = start(client).get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    assert send_all(client, body["attempt_id"], alice_frames(12))[-1]["state"] == "granted"
+    assert send_all(client, body["attempt_id"], jittered_frames(12))[-1]["state"] == "granted"
     stolen = client.get_cookie("livegate_session")
     assert stolen is not None
     assert client.post("/api/v1/logout").status_code == 204
@@ -231,7 +212,7 @@ def test_session_id_is_rotated_on_login(client: FlaskClient, alice: str, monkeyp
     assert before is not None
     body = start(client).get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    assert send_all(client, body["attempt_id"], alice_frames(12))[-1]["state"] == "granted"
+    assert send_all(client, body["attempt_id"], jittered_frames(12))[-1]["state"] == "granted"
     after = client.get_cookie("livegate_session")
     assert after is not None and after.value != before.value
     other = client.application.test_client()
@@ -241,7 +222,7 @@ def test_session_id_is_rotated_on_login(client: FlaskClient, alice: str, monkeyp
 
 def test_still_photo_sequence_is_denied_by_the_challenge(app: Flask, client: FlaskClient, alice: str) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    bodies = send_all(client, attempt_id, alice_frames(30))
+    bodies = send_all(client, attempt_id, jittered_frames(30))
     assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "challenge_failed")
     assert len(bodies) < 30
     assert "not seen in time" in bodies[-1]["prompt"]
@@ -249,14 +230,14 @@ def test_still_photo_sequence_is_denied_by_the_challenge(app: Flask, client: Fla
 
 def test_another_person_is_denied(client: FlaskClient, alice: str) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    bodies = send_all(client, attempt_id, alice_frames(5, photo="biden.jpg"))
+    bodies = send_all(client, attempt_id, jittered_frames(5, photo="biden.jpg"))
     assert (len(bodies), bodies[-1]["state"], bodies[-1]["reason"]) == (1, "denied", "no_match")
 
 
 def test_unknown_user_can_only_be_denied(client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     body = start(client, "mallory").get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    bodies = send_all(client, body["attempt_id"], alice_frames(12))
+    bodies = send_all(client, body["attempt_id"], jittered_frames(12))
     assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "no_match")
     assert client.get("/api/v1/me").status_code == 401
 
@@ -279,7 +260,7 @@ def test_no_face_frames_are_ignored_with_a_prompt(client: FlaskClient, alice: st
 def test_spoof_scores_deny(client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     body = start(client).get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    bodies = send_all(client, body["attempt_id"], alice_frames(12, transform=swap_red_blue))
+    bodies = send_all(client, body["attempt_id"], jittered_frames(12, transform=swap_red_blue))
     assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "spoof")
     assert "live person" in bodies[-1]["prompt"]
     assert "live" not in {k for b in bodies for k in b if k not in ("state", "prompt", "progress", "step", "reason")}
@@ -287,7 +268,7 @@ def test_spoof_scores_deny(client: FlaskClient, alice: str, monkeypatch: pytest.
 
 def test_repeated_identical_frames_are_replay(client: FlaskClient, alice: str) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    frame = alice_frames(1)[0]
+    frame = jittered_frames(1)[0]
     states = [post_frame(client, attempt_id, frame).get_json() for _ in range(4)]
     assert [s["state"] for s in states] == ["collecting"] * 3 + ["denied"]
     assert states[-1]["reason"] == "replay"
@@ -295,7 +276,7 @@ def test_repeated_identical_frames_are_replay(client: FlaskClient, alice: str) -
 
 def test_frames_of_another_attempt_are_replay(client: FlaskClient, alice: str) -> None:
     first = start(client).get_json()["attempt_id"]
-    recorded = alice_frames(3)
+    recorded = jittered_frames(3)
     send_all(client, first, recorded)
     second = start(client).get_json()["attempt_id"]
     r = post_frame(client, second, recorded[1])
@@ -304,11 +285,11 @@ def test_frames_of_another_attempt_are_replay(client: FlaskClient, alice: str) -
 
 def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    assert post_frame(client, attempt_id, alice_frames(1)[0]).status_code == 200
+    assert post_frame(client, attempt_id, jittered_frames(1)[0]).status_code == 200
     later = clock.utcnow() + timedelta(seconds=61)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
     for seed in (5, 6):
-        r = post_frame(client, attempt_id, alice_frames(1, start_seed=seed)[0])
+        r = post_frame(client, attempt_id, jittered_frames(1, seed=seed)[0])
         assert (r.status_code, r.get_json()["error"]) == (410, "attempt_expired")
     row = attempt_row(app, attempt_id)
     assert (row.state, row.reason) == ("denied", "timeout")
@@ -328,7 +309,7 @@ def test_frame_cap_ends_the_attempt(client: FlaskClient, alice: str) -> None:
 @pytest.mark.parametrize("app_config", [{"REPLAY_MAX_PARALLEL_FRAMES": 100}])
 def test_concurrent_frames_of_one_attempt_are_all_counted(app: Flask, alice: str) -> None:
     attempt_id = start(app.test_client()).get_json()["attempt_id"]
-    frames = alice_frames(8, start_seed=100)
+    frames = jittered_frames(8, seed=100)
     results: list[int] = []
 
     def worker(chunk: list[bytes]) -> None:
@@ -357,7 +338,7 @@ def test_concurrent_frames_of_one_attempt_are_all_counted(app: Flask, alice: str
 def test_lockout_after_consecutive_failures(client: FlaskClient, alice: str, username: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for seed in (0, 10):
         attempt_id = start(client, username).get_json()["attempt_id"]
-        post_frame(client, attempt_id, alice_frames(1, start_seed=seed, photo="biden.jpg")[0])
+        post_frame(client, attempt_id, jittered_frames(1, seed=seed, photo="biden.jpg")[0])
     r = start(client, username)
     assert (r.status_code, r.get_json()["error"]) == (423, "locked")
     assert 1 <= int(r.headers["Retry-After"]) <= 600

@@ -11,19 +11,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.api import enroll, post_frame, scripted_signals, start
-from tests.support.frames import jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, tilted
+from tests.support.api import attempt_row, follow_prompts, post_frame, start
+from tests.support.frames import jittered_frames, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, tilted
 from webapp.extensions import db
-from webapp.models import LoginAttempt
 
 Record = Callable[[str, str, str, bool], None]
 pytestmark = pytest.mark.attacks
-
-
-@pytest.fixture
-def alice(app: Flask, photo_bytes: dict[str, bytes]) -> str:
-    assert enroll(app, "alice", "Alice", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]) == 2
-    return "alice"
 
 
 def run_frames(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> dict[str, Any]:
@@ -38,10 +31,8 @@ def run_frames(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> dic
 
 
 def audited(app: Flask, attempt_id: str) -> tuple[str, str | None]:
-    with app.app_context():
-        row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == attempt_id))
-        assert row is not None
-        return row.state, row.reason
+    row = attempt_row(app, attempt_id)
+    return row.state, row.reason
 
 
 def check(record: Record, app: Flask, name: str, attempt_id: str, answer: dict[str, Any], reasons: set[str]) -> None:
@@ -52,18 +43,11 @@ def check(record: Record, app: Flask, name: str, attempt_id: str, answer: dict[s
     assert audited(app, attempt_id) == ("denied", answer["reason"])
 
 
-def still_frames(n: int, photo: str = "obama2.jpg", seed: int = 0) -> list[bytes]:
-    """A photo held in front of the camera: it shifts a little between frames."""
-    base = portrait(photo)
-    return [jittered_jpeg(base, seed + i) for i in range(n)]
-
-
 def genuine_attempt(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, frames: list[bytes]) -> str:
     """A granted attempt by alice (her landmarks scripted to follow the prompts)."""
     body = start(client).get_json()
-    signals = scripted_signals(body["challenge"]["steps"])
     with monkeypatch.context() as m:
-        m.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+        follow_prompts(m, body["challenge"]["steps"])
         answer = run_frames(client, body["attempt_id"], frames)
     assert answer["state"] == "granted", answer
     client.post("/api/v1/logout")
@@ -72,14 +56,14 @@ def genuine_attempt(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, frames
 
 def test_still_photo_of_the_enrolled_user(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    answer = run_frames(client, attempt_id, still_frames(40))
+    answer = run_frames(client, attempt_id, jittered_frames(40))
     check(record, app, "still photo of the enrolled user", attempt_id, answer, {"challenge_failed"})
 
 
 def test_replay_of_a_recorded_genuine_attempt(
     app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorded = still_frames(12, seed=100)
+    recorded = jittered_frames(12, seed=100)
     genuine_attempt(client, monkeypatch, recorded)
     attempt_id = start(client).get_json()["attempt_id"]
     answer = run_frames(client, attempt_id, recorded)
@@ -88,7 +72,7 @@ def test_replay_of_a_recorded_genuine_attempt(
 
 def test_frames_of_attempt_a_sent_to_attempt_b(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     first = start(client).get_json()["attempt_id"]
-    frames = still_frames(4, seed=200)
+    frames = jittered_frames(4, seed=200)
     run_frames(client, first, frames[:2])
     second = start(client).get_json()["attempt_id"]
     answer = run_frames(client, second, frames[1:])
@@ -97,22 +81,21 @@ def test_frames_of_attempt_a_sent_to_attempt_b(app: Flask, client: FlaskClient, 
 
 def test_same_frame_sent_again_and_again(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    answer = run_frames(client, attempt_id, still_frames(1, seed=300) * 10)
+    answer = run_frames(client, attempt_id, jittered_frames(1, seed=300) * 10)
     check(record, app, "one frame injected repeatedly", attempt_id, answer, {"replay"})
 
 
 def test_two_faces(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
     frame = noisy_jpeg(side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg")), 1)
-    answer = run_frames(client, attempt_id, [*still_frames(3, seed=400), frame])
+    answer = run_frames(client, attempt_id, [*jittered_frames(3, seed=400), frame])
     check(record, app, "two faces in view", attempt_id, answer, {"multiple_faces"})
 
 
 def test_face_swap_mid_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
     body = start(client).get_json()
-    signals = scripted_signals(body["challenge"]["steps"])
-    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
-    frames = still_frames(4, seed=500) + still_frames(6, photo="biden.jpg", seed=500)
+    follow_prompts(monkeypatch, body["challenge"]["steps"])
+    frames = jittered_frames(4, seed=500) + jittered_frames(6, photo="biden.jpg", seed=500)
     answer = run_frames(client, body["attempt_id"], frames)
     check(record, app, "face swap mid-attempt (alice, then someone else)", body["attempt_id"], answer, {"no_match"})
 
@@ -121,15 +104,14 @@ def test_victims_photo_under_another_username(
     app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = start(client, "mallory").get_json()
-    signals = scripted_signals(body["challenge"]["steps"])
-    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
-    answer = run_frames(client, body["attempt_id"], still_frames(12, seed=600))
+    follow_prompts(monkeypatch, body["challenge"]["steps"])
+    answer = run_frames(client, body["attempt_id"], jittered_frames(12, seed=600))
     check(record, app, "enrolled face presented for another (unknown) username", body["attempt_id"], answer, {"no_match"})
 
 
 def test_reuse_of_a_granted_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
-    attempt_id = genuine_attempt(client, monkeypatch, still_frames(12, seed=700))
-    r = post_frame(client, attempt_id, still_frames(1, seed=799)[0])
+    attempt_id = genuine_attempt(client, monkeypatch, jittered_frames(12, seed=700))
+    r = post_frame(client, attempt_id, jittered_frames(1, seed=799)[0])
     ok = r.status_code == 409 and r.get_json()["error"] == "attempt_finished"
     record("reuse of a granted attempt", "409 attempt_finished", f"{r.status_code} {r.get_json().get('error')}", ok)
     assert ok
@@ -144,7 +126,7 @@ def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, record: Re
     attempt_id = start(client).get_json()["attempt_id"]
     later = clock.utcnow() + timedelta(seconds=61)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
-    r = post_frame(client, attempt_id, still_frames(1, seed=800)[0])
+    r = post_frame(client, attempt_id, jittered_frames(1, seed=800)[0])
     ok = r.status_code == 410 and r.get_json()["error"] == "attempt_expired"
     record("frames after the attempt expired", "410 attempt_expired", f"{r.status_code} {r.get_json().get('error')}", ok)
     assert ok
@@ -167,7 +149,7 @@ def test_direct_access_to_protected_pages(client: FlaskClient, alice: str, recor
 def test_guessing_attempts_lock_the_account(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     for i in range(5):
         attempt_id = start(client).get_json()["attempt_id"]
-        run_frames(client, attempt_id, still_frames(1, photo="biden.jpg", seed=900 + i))
+        run_frames(client, attempt_id, jittered_frames(1, photo="biden.jpg", seed=900 + i))
     r = start(client)
     ok = r.status_code == 423 and r.get_json()["error"] == "locked"
     record("repeated attempts with another face", "423 locked after 5 failures", f"{r.status_code} {r.get_json().get('error')}", ok)
@@ -208,7 +190,7 @@ def test_the_swivel_attack_is_real_without_the_planar_cue(client: FlaskClient, a
 def test_replay_of_a_recorded_attempt_re_encoded(
     app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorded = still_frames(12, seed=1100)
+    recorded = jittered_frames(12, seed=1100)
     genuine_attempt(client, monkeypatch, recorded)
     from webapp.face.image import ImageLimits, decode_image, encode_jpeg
 
@@ -224,7 +206,7 @@ def test_frames_injected_in_parallel(app: Flask, alice: str, record: Record) -> 
     import threading
 
     attempt_id = start(app.test_client()).get_json()["attempt_id"]
-    frames = still_frames(8, seed=1200)
+    frames = jittered_frames(8, seed=1200)
     answers: list[dict[str, Any]] = []
 
     def send(data: bytes) -> None:

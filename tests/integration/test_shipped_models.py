@@ -17,7 +17,7 @@ from tests.support.api import cli_add_user, post_frame, start
 from tests.support.faces import face_photo
 from tests.support.frames import blank_jpeg, jittered_jpeg, portrait
 from webapp.config import DEFAULTS
-from webapp.liveness import load_cards, load_ensemble
+from webapp.liveness import load_ensemble
 
 pytestmark = pytest.mark.realmodels
 MODEL_DIR = Path(DEFAULTS["LIVENESS_MODEL_DIR"])
@@ -45,36 +45,6 @@ def token(real_app: Flask) -> str:
 def alice(real_app: Flask) -> None:
     result = cli_add_user(real_app.test_cli_runner())
     assert result.exit_code == 0 and "enrolled 2 of 2" in result.output, result.output
-
-
-def test_every_shipped_card_matches_its_model() -> None:
-    cards = load_cards(MODEL_DIR)
-    ensemble = json.loads((MODEL_DIR / "ensemble.json").read_text())
-    assert {m["model"] for m in ensemble["members"]} <= set(cards)
-    assert 0.0 < ensemble["threshold"] < 1.0
-    for card in cards.values():
-        card.verify_file()
-        assert card.model_path.stat().st_size < 8 * 1024 * 1024
-        metrics = card.metrics.get("validation", {})
-        for key in ("apcer_max", "bpcer", "acer"):
-            assert 0.0 <= metrics[key] <= 1.0, (card.name, key)
-        assert card.training, card.name
-
-
-def test_ensemble_scores_real_crops_in_range() -> None:
-    import numpy as np
-
-    from webapp.face import FaceEngine
-
-    ensemble = load_ensemble(MODEL_DIR)
-    frame = portrait("obama2.jpg")
-    box = FaceEngine().detect(frame)[0]
-    score = ensemble.score_face(frame, box)
-    assert 0.0 <= score.live_score <= 1.0
-    assert set(score.models) <= set(ensemble.models) and score.models
-    again = ensemble.score_face(frame, box)
-    assert again == score  # deterministic
-    assert not np.isnan(score.live_score)
 
 
 def test_health_reports_the_shipped_models(real_client: FlaskClient) -> None:
@@ -116,19 +86,20 @@ def test_admin_verify_and_liveness(real_client: FlaskClient, alice: None, token:
     images = [face_photo("obama2.jpg").read_bytes(), blank_jpeg(), face_photo("biden.jpg").read_bytes()]
     data = {"images": [(io.BytesIO(b), f"{i}.jpg", "image/jpeg") for i, b in enumerate(images)]}
     results = real_client.post("/api/v1/admin/liveness", data=data, headers=headers).get_json()["results"]
+    members = set(load_ensemble(MODEL_DIR).models)
     assert [r["index"] for r in results] == [0, 1, 2]
     assert results[1]["decision"] == "no_face"
     for r in (results[0], results[2]):
         assert r["decision"] in ("live", "spoof") and 0.0 <= r["live_score"] <= 1.0
         assert set(r["models"]) and all(0.0 <= v <= 1.0 for v in r["models"].values())
-        assert set(r["models"]) | set(r["abstained"]) == set(load_ensemble(MODEL_DIR).models)
+        assert set(r["models"]) | set(r["abstained"]) == members
 
     # Scored as alice's login frames: her enrolled embeddings let every member vote.
     data = {"username": "alice", "images": [(io.BytesIO(images[0]), "0.jpg", "image/jpeg")]}
     body = real_client.post("/api/v1/admin/liveness", data=data, headers=headers).get_json()
     assert body["username"] == "alice"
     (result,) = body["results"]
-    assert set(result["models"]) == set(load_ensemble(MODEL_DIR).models) and result["abstained"] == []
+    assert set(result["models"]) == members and result["abstained"] == []
 
     data = {"username": "nobody", "images": [(io.BytesIO(images[0]), "0.jpg", "image/jpeg")]}
     assert real_client.post("/api/v1/admin/liveness", data=data, headers=headers).status_code == 404

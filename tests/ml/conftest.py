@@ -16,9 +16,9 @@ import pytest
 
 from ml.augment import make_spoof
 from ml.augment.nuisance import framing, light
+from tests.support.faces import PEOPLE
 from tests.support.frames import face_crop, photo_rgb
 
-PHOTOS = {"obama": ["obama.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden.jpg"]}
 VARIANTS = {"obama": 3, "biden": 8}  # biden needs > 5 live images for Siamese enrollment
 
 
@@ -44,7 +44,7 @@ def _write(path: Path, rgb: np.ndarray) -> None:
 def tiny_pad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny_pad")
     rng = np.random.default_rng(0)
-    for person, photos in PHOTOS.items():
+    for person, photos in PEOPLE.items():
         for photo in photos:
             face = face_crop(photo_rgb(photo), size=200, scale=2.0)
             for v in range(VARIANTS[person]):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from webapp.challenge.steps import FaceSignals
+from webapp.models import LoginAttempt
 
 
 def start(client: FlaskClient, username: str = "alice") -> TestResponse:
@@ -47,6 +49,26 @@ def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) ->
     with app.app_context():
         user = create_user(username, display_name)
         return enroll_images(user, images, "cli").enrolled
+
+
+def follow_prompts(monkeypatch: pytest.MonkeyPatch, challenge: list[str]) -> None:
+    """Make the landmark signals those of a user doing exactly what is asked."""
+    signals = scripted_signals(challenge)
+    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+
+
+def attempt_row(app: Flask, public_id: str) -> LoginAttempt:
+    """The attempt as stored (detached, for reading after the request)."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import LoginAttempt
+
+    with app.app_context():
+        row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))
+        assert row is not None
+        db.session.expunge(row)
+        return row
 
 
 def scripted_signals(challenge: list[str], baseline: int = 3) -> Iterator[FaceSignals]:

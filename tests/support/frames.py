@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from functools import cache
 
 import cv2
@@ -109,3 +110,14 @@ def blank_jpeg(width: int = 480, height: int = 360) -> bytes:
 def portrait(name: str) -> np.ndarray:
     """A 480x360 webcam-like frame of the photo's person, face about 140 px wide."""
     return webcam_frame(face_crop(photo_rgb(name), size=360, scale=2.6))
+
+
+def jittered_frames(
+    n: int, seed: int = 0, photo: str = "obama2.jpg", transform: Callable[[np.ndarray], np.ndarray] | None = None
+) -> list[bytes]:
+    """``n`` camera frames of a photo held in front of the camera (it shifts a little between
+    frames), seeds ``seed``..``seed + n - 1``; ``transform`` alters the picture first."""
+    rgb = portrait(photo)
+    if transform is not None:
+        rgb = transform(rgb)
+    return [jittered_jpeg(rgb, s) for s in range(seed, seed + n)]

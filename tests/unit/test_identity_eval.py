@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from ml.identity import evaluate, main
-from tests.support.faces import face_photo
+from tests.support.faces import PEOPLE, face_photo
 
 
 @pytest.fixture
 def identity_dir(tmp_path: Path) -> Path:
     root = tmp_path / "identity" / "frtest"
-    for person, names in {"obama": ["obama.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden.jpg"]}.items():
+    for person, names in PEOPLE.items():
         (root / person).mkdir(parents=True)
         for name in names:
             shutil.copy(face_photo(name), root / person / name)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from ml.blink.paths import SHARED_VIDEOS
 from webapp.challenge.phash import (
     FINGERPRINT_NEAR,
     FrameHash,
@@ -21,8 +21,6 @@ from webapp.challenge.phash import (
     nearest_duplicate,
     phash,
 )
-
-SHARED_VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "videos"
 
 
 def scene(seed: int = 0) -> np.ndarray:
