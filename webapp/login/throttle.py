@@ -43,9 +43,10 @@ def check_account_lock(username: str, now: datetime, cfg: dict[str, Any]) -> Non
     threshold = int(cfg["LOCKOUT_THRESHOLD"])
     if threshold <= 0:
         return
-    # An abandoned attempt (still "collecting" after expiry) counts as a failure too.
-    rows = db.session.scalars(
-        sa.select(LoginAttempt)
+    # An abandoned attempt (still "collecting" after expiry) counts as a failure too. Only the
+    # three columns the rule reads: the rows also hold each attempt's frame-by-frame progress.
+    rows = db.session.execute(
+        sa.select(LoginAttempt.state, LoginAttempt.finished_at, LoginAttempt.expires_at)
         .where(
             LoginAttempt.username == username,
             sa.or_(LoginAttempt.state != STATE_COLLECTING, LoginAttempt.expires_at < now),
