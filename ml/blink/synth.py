@@ -15,6 +15,7 @@ import numpy as np
 
 from ml.blink.frames import BROWSER_JPEG_QUALITY
 from ml.blink.tracks import Track
+from webapp.challenge.geometry import rotation
 from webapp.face import FaceEngine
 
 
@@ -45,11 +46,7 @@ def plane_homography(
     cx, cy = w / 2.0, h / 2.0
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
     pts3 = np.column_stack([corners[:, 0] - cx, corners[:, 1] - cy, np.zeros(4)])
-    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    rotated = pts3 @ (rz @ ry @ rx).T
+    rotated = pts3 @ rotation(yaw, pitch, roll).T
     depth = f / scale
     z = rotated[:, 2] + depth
     proj = np.column_stack([f * rotated[:, 0] / z + cx + shift[0], f * rotated[:, 1] / z + cy + shift[1]])

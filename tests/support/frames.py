@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from tests.support.faces import face_photo
+from webapp.challenge.geometry import rotation
 from webapp.face.image import encode_jpeg, read_image_file
 
 
@@ -59,21 +60,16 @@ def jittered_jpeg(rgb: np.ndarray, seed: int, max_shift: float = 2.5, max_degree
     return noisy_jpeg(moved, seed, quality=quality)
 
 
-def tilted(rgb: np.ndarray, yaw: float, pitch: float = 0.0, focal: float | None = None) -> np.ndarray:
+def tilted(rgb: np.ndarray, yaw: float, pitch: float = 0.0) -> np.ndarray:
     """The frame as seen when the picture itself is turned in front of the camera: the image
     plane rotated ``yaw`` degrees about its vertical axis (and ``pitch`` about the horizontal),
     re-projected by a pinhole camera. This is what holding up a photo or a phone and swivelling
     it looks like - the attack the planar-motion cue exists for."""
-    import math
-
     h, w = rgb.shape[:2]
-    f = float(focal or w)
-    y, p = math.radians(yaw), math.radians(pitch)
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    f = float(w)
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
     centred = np.column_stack([corners[:, 0] - w / 2, corners[:, 1] - h / 2, np.zeros(4)])
-    cam = centred @ (ry @ rx).T + np.array([0.0, 0.0, f])
+    cam = centred @ rotation(yaw, pitch).T + np.array([0.0, 0.0, f])
     projected = np.column_stack([f * cam[:, 0] / cam[:, 2] + w / 2, f * cam[:, 1] / cam[:, 2] + h / 2])
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), projected.astype(np.float32))
     return cv2.warpPerspective(rgb, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from webapp.challenge.geometry import rotation
+
 
 def face_3d() -> np.ndarray:
     """A rough 68-point head in mm (x right, y down, z away from the camera): the outline deep
@@ -38,11 +40,7 @@ def project(
     distance: float = 600.0,
 ) -> np.ndarray:
     """Pinhole projection (f = 640 px, 640x480 image) of points rotated about their centre."""
-    y, p, r = (math.radians(v) for v in (yaw, pitch, roll))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    cam = points @ (rz @ ry @ rx).T + np.array([0.0, 0.0, distance])
+    cam = points @ rotation(yaw, pitch, roll).T + np.array([0.0, 0.0, distance])
     return np.column_stack([640 * cam[:, 0] / cam[:, 2] + 320 + shift[0], 640 * cam[:, 1] / cam[:, 2] + 240 + shift[1]])
 
 

@@ -89,7 +89,7 @@ def project_model(yaw: float, pitch: float = 0.0, size: tuple[int, int] = (480, 
     height, width = size
     focal = float(width)
     camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
-    rvec, _ = cv2.Rodrigues(_rotation(-yaw, -pitch))
+    rvec, _ = cv2.Rodrigues(rotation(-yaw, -pitch))
     tvec = np.array([0.0, 0.0, focal / scale], dtype=np.float64)
     projected, _ = cv2.projectPoints(_MODEL_3D, rvec, tvec, camera, np.zeros(4))
     out = np.zeros((68, 2), dtype=np.float32)
@@ -98,11 +98,18 @@ def project_model(yaw: float, pitch: float = 0.0, size: tuple[int, int] = (480, 
     return out
 
 
-def _rotation(yaw_cam: float, pitch_cam: float) -> np.ndarray:
-    y, p = math.radians(yaw_cam), math.radians(pitch_cam)
+def rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+    """Rotation matrix Rz(roll) @ Ry(yaw) @ Rx(pitch), angles in degrees, camera axes (x right,
+    y down, z forward). The one convention the pose estimate, the head and photo simulations
+    of ml/blink and the tests share."""
+    y, p = math.radians(yaw), math.radians(pitch)
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    return ry @ rx
+    if roll == 0.0:
+        return ry @ rx
+    r = math.radians(roll)
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
 
 
 # --- face size, hysteresis and track continuity (issue 4, part 2) ---------------------------
