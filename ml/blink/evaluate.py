@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ml.blink.paths import BLINK_ASSETS, BLINK_RUNS, REPLAY_VIDEOS
-from ml.blink.scoring import StreamScore, model_fire, rule_fire, score_fire
+from ml.blink.scoring import RULE_WINDOW, StreamScore, model_fire, rule_fire, score_fire
 from ml.blink.stills import EVAL_SOURCES, STILLS_DIR, load_all
 from ml.blink.tracks import ensure
 from ml.blink.train import still_clip
@@ -52,7 +52,7 @@ def evaluate(detector: BlinkDetector, streams_per_rate: int = 6, seed: int = 11)
                     if s is None:
                         continue
                     m_c += score_fire(s, model_fire(s, detector.probabilities, w, detector.threshold), w)
-                    r_c += score_fire(s, rule_fire(s), 30)
+                    r_c += score_fire(s, rule_fire(s), RULE_WINDOW)
             model += m_c
             rule += r_c
             per_clip[clip.name] = {"model": m_c.summary(), "rule": r_c.summary()}

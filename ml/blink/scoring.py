@@ -65,6 +65,11 @@ def firings(fire: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+# How many frames back a firing of the rule detector may be credited to a blink event (the rule
+# has no feature window of its own; learned detectors use theirs).
+RULE_WINDOW = 30
+
+
 def score_fire(stream: Stream, fire: np.ndarray, window: int) -> StreamScore:
     """Score per-frame decisions ``fire`` (aligned with stream frames) against the stream's events."""
     res = StreamScore(seconds=float(stream.t[-1] - stream.t[0]))

@@ -42,7 +42,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.blink.paths import BLINK_ASSETS, BLINK_RUNS, LIVE_VIDEOS
-from ml.blink.scoring import StreamScore, rule_fire, score_fire
+from ml.blink.scoring import RULE_WINDOW, StreamScore, rule_fire, score_fire
 from ml.blink.stills import TRAIN_SOURCES, load_all
 from ml.blink.tracks import Track, ensure
 from ml.blink.windows import FPS_CHOICES, Clip, Stream, clip_windows, inject_blinks, make_stream, stream_windows
@@ -187,12 +187,18 @@ def cross_validate(data: Data, names: list[str], log: Callable[[str], None] = pr
     return out
 
 
+def _score(o: OofStream, window: int, threshold: float | None) -> StreamScore:
+    """One out-of-fold stream scored at ``threshold`` (None = the rule detector, no model)."""
+    if threshold is None:
+        return score_fire(o.stream, rule_fire(o.stream), RULE_WINDOW)
+    return score_fire(o.stream, np.nan_to_num(o.prob, nan=0.0) >= threshold, window)
+
+
 def score_oof(oof: list[OofStream], window: int, threshold: float | None) -> dict[str, dict[str, StreamScore]]:
     """Scores per kind and per clip (threshold None = the rule detector, no model)."""
     by: dict[str, dict[str, StreamScore]] = {}
     for o in oof:
-        fire = rule_fire(o.stream) if threshold is None else np.nan_to_num(o.prob, nan=0.0) >= threshold
-        sc = score_fire(o.stream, fire, window if threshold is not None else 30)
+        sc = _score(o, window, threshold)
         by.setdefault(o.kind, {}).setdefault("all", StreamScore())
         by[o.kind]["all"] += sc
         if o.kind != "still":
@@ -206,18 +212,25 @@ def by_fps(oof: list[OofStream], window: int, threshold: float | None, kind: str
     for o in oof:
         if o.kind != kind:
             continue
-        fire = rule_fire(o.stream) if threshold is None else np.nan_to_num(o.prob, nan=0.0) >= threshold
         key = f"{o.stream.fps:g}"
         out.setdefault(key, StreamScore())
-        out[key] += score_fire(o.stream, fire, window if threshold is not None else 30)
+        out[key] += _score(o, window, threshold)
     return {k: v.summary() for k, v in sorted(out.items(), key=lambda kv: float(kv[0]))}
 
 
-def pick_threshold(oof: list[OofStream], window: int, max_still_fpm: float, max_live_fpm: float) -> tuple[float, dict[str, Any]]:
+Sweep = list[tuple[float, dict[str, dict[str, StreamScore]]]]
+
+
+def sweep(oof: list[OofStream], window: int) -> Sweep:
+    """The scores at every candidate threshold, computed once for the threshold choice and the
+    operating points (each pass scores every out-of-fold stream)."""
+    return [(float(thr), score_oof(oof, window, float(thr))) for thr in THRESHOLDS]
+
+
+def pick_threshold(swept: Sweep, max_still_fpm: float, max_live_fpm: float) -> tuple[float, dict[str, Any]]:
     """Highest pooled catchable recall (real + synthetic) within both false-blink budgets."""
     best: tuple[float, float] | None = None
-    for thr in THRESHOLDS:
-        s = score_oof(oof, window, float(thr))
+    for thr, s in swept:
         still = s["still"]["all"].summary()["false_per_min"]
         live = s["real"]["all"].summary()["false_per_min"]
         pooled = StreamScore()
@@ -225,24 +238,23 @@ def pick_threshold(oof: list[OofStream], window: int, max_still_fpm: float, max_
         pooled += s["synthetic"]["all"]
         rec = pooled.detected_catchable / max(1, pooled.catchable)
         if still <= max_still_fpm and live <= max_live_fpm and (best is None or rec > best[1] + 1e-9):
-            best = (float(thr), rec)
+            best = (thr, rec)
     if best is None:
         return float(THRESHOLDS[-1]), {"note": "no threshold met both false-blink budgets; using the highest"}
     return best[0], {}
 
 
-def operating_points(oof: list[OofStream], window: int, budgets: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)) -> dict[str, Any]:
+def operating_points(swept: Sweep, budgets: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)) -> dict[str, Any]:
     """Best pooled catchable recall (real + synthetic) with live false blinks/min within each budget:
     the trade-off curve that compares models fairly (the rule has a single point)."""
     curve = []
-    for thr in THRESHOLDS:
-        s = score_oof(oof, window, float(thr))
+    for thr, s in swept:
         pooled = StreamScore()
         pooled += s["real"]["all"]
         pooled += s["synthetic"]["all"]
         curve.append(
             (
-                float(thr),
+                thr,
                 s["real"]["all"].summary()["false_per_min"],
                 s["still"]["all"].summary()["false_per_min"],
                 pooled.detected_catchable / max(1, pooled.catchable),
@@ -340,11 +352,12 @@ def main(argv: list[str] | None = None) -> None:
     any_oof = next(iter(oof.values()))
     report["models"]["rule"] = {"threshold": None, "cv": summarise(any_oof, args.window, None)}
     for name in names:
-        thr, note = pick_threshold(oof[name], args.window, args.max_still_fpm, args.max_live_fpm)
+        swept = sweep(oof[name], args.window)
+        thr, note = pick_threshold(swept, args.max_still_fpm, args.max_live_fpm)
         report["models"][name] = {
             "threshold": thr,
             **note,
-            "operating_points": operating_points(oof[name], args.window),
+            "operating_points": operating_points(swept),
             "cv": summarise(oof[name], args.window, thr),
         }
         print(name, json.dumps(report["models"][name]["operating_points"]))
