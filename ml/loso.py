@@ -31,7 +31,7 @@ from ml.datasets.layout import PAD_FOLDS, session_of
 from ml.metrics import Presentations, eer, point_metrics
 from ml.models import get_spec
 from ml.sampling import AugmentConfig
-from ml.scoring import calibrated, embed, enrollment_mask, fit_calibration, min_distances, predict_live, same_session_probes
+from ml.scoring import calibrated, enrollment_distances, enrollment_mask, fit_calibration, live_scores, same_session_probes
 from webapp.face import CropSpec
 
 ENROLL_K = 5
@@ -125,14 +125,9 @@ def _append_scores(path: Path, fold: str, test: LabelledCrops, model: Any, kind:
         sessions = np.array([session_of(str(s), Path(p)) for s, p in zip(test.sets, test.paths, strict=True)])
         refs = enrollment_mask(test.persons, test.labels, ENROLL_K, seed, eligible=f, sessions=sessions)
         excluded = same_session_probes(test.persons, test.labels, sessions, refs)
-        emb = np.zeros((len(test), 1))
-        if f.any():
-            e = embed(model, test.crops[f])
-            emb = np.zeros((len(test), e.shape[1]))
-            emb[f] = e
-        value = np.where(f, min_distances(emb, test.persons, refs), np.nan)
-    elif f.any():
-        value[f] = predict_live(model, test.crops[f])
+        value = enrollment_distances(model, test.crops, f, test.persons, refs)
+    else:
+        value = live_scores(model, test.crops, f)
     new = not path.exists()
     with open(path, "a", newline="") as fh:
         w = csv.writer(fh)

@@ -9,6 +9,8 @@ login days after enrollment (stated in the card's limits).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ml.metrics import eer
@@ -65,6 +67,27 @@ def same_session_probes(persons: np.ndarray, labels: np.ndarray, sessions: np.nd
         if ref_sessions and (live & ~np.isin(sessions, list(ref_sessions))).any():
             out |= live & np.isin(sessions, list(ref_sessions))
     return out
+
+
+def live_scores(model: Any, crops: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """A classifier's P(live) on the crops the service's detector finds; NaN where it finds no
+    face (the service rejects those)."""
+    scores = np.full(len(crops), np.nan)
+    if found.any():
+        scores[found] = predict_live(model, crops[found])
+    return scores
+
+
+def enrollment_distances(twin: Any, crops: np.ndarray, found: np.ndarray, persons: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    """A Siamese twin's distance from each found non-reference crop to its own person's nearest
+    reference crop (the login comparison); NaN for references, unknown people and no-face crops."""
+    dist = np.full(len(crops), np.nan)
+    if found.any():
+        e = embed(twin, crops[found])
+        emb = np.zeros((len(crops), e.shape[1]))
+        emb[found] = e
+        dist[found] = min_distances(emb, persons, refs)[found]
+    return dist
 
 
 def min_distances(emb: np.ndarray, persons: np.ndarray, refs: np.ndarray) -> np.ndarray:

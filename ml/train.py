@@ -27,7 +27,7 @@ from ml.metrics import Presentations, eer, point_metrics
 from ml.models import ModelSpec, get_spec
 from ml.paths import RUNS_DIR
 from ml.sampling import AugmentConfig, augmented_epoch, epoch_indices, siamese_pairs
-from ml.scoring import calibrated, eer_of, embed, enrollment_mask, fit_calibration, min_distances, predict_live
+from ml.scoring import calibrated, eer_of, enrollment_distances, enrollment_mask, fit_calibration, live_scores
 from webapp.face import CropSpec
 
 # What no model trained on ../shared/datasets/pad has seen; copied into every card.
@@ -100,25 +100,10 @@ def split(data: LabelledCrops, cfg: TrainConfig) -> tuple[LabelledCrops, Labelle
     return data.subset(train_mask), val
 
 
-def _val_scores_classifier(model: Any, val: LabelledCrops) -> np.ndarray:
-    """P(live) on validation crops the service detector finds; NaN = no face (service rejects)."""
-    scores = np.full(len(val), np.nan)
-    if val.found.any():
-        scores[val.found] = predict_live(model, val.crops[val.found])
-    return scores
-
-
 def _val_scores_siamese(twin: Any, val: LabelledCrops, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(min distance to own enrollment, reference mask) on found validation crops."""
     refs = enrollment_mask(val.persons, val.labels, k, seed, eligible=val.found)
-    dist = np.full(len(val), np.nan)
-    if val.found.any():
-        emb_found = embed(twin, val.crops[val.found])
-        emb = np.zeros((len(val), emb_found.shape[1]))
-        emb[val.found] = emb_found
-        d = min_distances(emb, val.persons, refs)
-        dist[val.found] = d[val.found]
-    return dist, refs
+    return enrollment_distances(twin, val.crops, val.found, val.persons, refs), refs
 
 
 def _fit_epochs(
@@ -160,7 +145,7 @@ def _fit_epochs(
                 dist, _ = _val_scores_siamese(exported, val, cfg.enroll_k, cfg.seed)
                 val_eer = eer_of(-dist, val.labels)
             else:
-                val_eer = eer_of(_val_scores_classifier(exported, val), val.labels)
+                val_eer = eer_of(live_scores(exported, val.crops, val.found), val.labels)
             history.setdefault("val_eer", []).append(val_eer)
             line += f" val_eer {val_eer:.4f}"
             if np.isfinite(val_eer) and val_eer < best[0] - 1e-4:
@@ -216,7 +201,7 @@ def train(cfg: TrainConfig, data: LabelledCrops | None = None) -> TrainResult:
             probe = ~refs & ~(np.isnan(dist) & val.found)
             p = Presentations(scores[probe], val.labels[probe], val.species[probe])
         else:
-            scores = _val_scores_classifier(exported, val)
+            scores = live_scores(exported, val.crops, val.found)
             p = Presentations(scores, val.labels, val.species)
         if threshold is None:
             ok = ~p.no_face
