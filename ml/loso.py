@@ -202,10 +202,13 @@ def align(oofs: list[OOF]) -> Table:
     )
 
 
-def live_probabilities(t: Table, fit_mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Per model P(live): classifiers as is, Siamese distances calibrated on ``fit_mask`` rows."""
+def live_probabilities(t: Table, fit_mask: np.ndarray, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Per model P(live) (of ``names``, default all): classifiers as is, Siamese distances
+    calibrated on ``fit_mask`` rows."""
     out = {}
     for name, v in t.values.items():
+        if names is not None and name not in names:
+            continue
         if t.kinds[name] == "siamese":
             ok = fit_mask & np.isfinite(v)
             out[name] = calibrated(v, fit_calibration(v[ok], t.labels[ok]))
@@ -272,7 +275,7 @@ def leave_fold_out_scores(
     for fold in sorted(set(t.folds.tolist())):
         test = t.folds == fold
         fit = ~test & t.found
-        probs = live_probabilities(t, fit)
+        probs = live_probabilities(t, fit, names)  # only the fused models need calibrating
         w, thr = choose_fusion(probs, t.labels, fit, names, fixed_weights)
         fused[test] = fuse(probs, {k: v for k, v in w.items() if v > 0})[test]
         thresholds[fold], weights[fold] = thr, w
