@@ -29,7 +29,7 @@ import numpy as np
 
 from ml.blink.paths import BLINK_ASSETS, BLINK_RUNS, REPLAY_VIDEOS
 from ml.blink.scoring import RULE_WINDOW, StreamScore, model_fire, rule_fire, score_fire
-from ml.blink.stills import EVAL_SOURCES, STILLS_DIR, load_all
+from ml.blink.stills import EVAL_SOURCES, PHOTO_KINDS, STILLS_DIR, load_all
 from ml.blink.tracks import ensure
 from ml.blink.train import still_clip
 from ml.blink.windows import FPS_CHOICES, Clip, make_stream
@@ -62,17 +62,18 @@ def evaluate(detector: BlinkDetector, streams_per_rate: int = 6, seed: int = 11)
     if not photos:
         raise SystemExit("no held-out photo tracks: run python -m ml.blink.stills first")
     out: dict[str, Any] = {"streams_per_rate": streams_per_rate, "fps": list(FPS_CHOICES)}
-    for kind in ("still", "handheld", "tilt"):
+    for kind in PHOTO_KINDS:
         res = run([still_clip(t) for t in photos if t.name.endswith(kind)])
         out[f"photo_{kind}"] = {k: v for k, v in res.items() if k != "per_clip"}
         out[f"photo_{kind}"]["per_source"] = {
             src: {who: _pool([v[who] for n, v in res["per_clip"].items() if n.startswith(src + "/")]) for who in ("model", "rule")}
             for src in EVAL_SOURCES
         }
-    replays = run([Clip.from_track(t) for t in ensure(REPLAY_VIDEOS)])
+    replay_clips = {c.name: c for c in (Clip.from_track(t) for t in ensure(REPLAY_VIDEOS))}
+    replays = run(list(replay_clips.values()))
     out["replay"] = replays
     for name, r in replays["per_clip"].items():
-        r["labelled_blinks"] = sum(e.blink for e in Clip.from_track(ensure([name])[0]).events)
+        r["labelled_blinks"] = sum(e.blink for e in replay_clips[name].events)
     return out
 
 
@@ -86,7 +87,7 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, float]:
 def print_table(res: dict[str, Any]) -> None:
     print(f"{'condition':28s} {'model false/min':>16s} {'rule false/min':>15s} {'model recall':>13s} {'rule recall':>12s} {'minutes':>8s}")
     rows: list[tuple[str, dict[str, Any]]] = []
-    for k in ("still", "handheld", "tilt"):
+    for k in PHOTO_KINDS:
         rows.append((f"photo {k}", res[f"photo_{k}"]))
         for src, v in res[f"photo_{k}"]["per_source"].items():
             rows.append((f"  {src}", {w: {**v[w], "recall": "-"} for w in ("model", "rule")}))

@@ -40,9 +40,9 @@ def photos(source: str, per_person: int) -> list[Path]:
     return list_photos(SHARED_IDENTITY / source, per_person)
 
 
-def kinds_for(source: str) -> tuple[str, ...]:
-    del source  # every source gets every kind: tilted photos are negatives in training too
-    return ("still", "handheld", "tilt")
+# How a photo is held in front of the camera; every source gets every kind (tilted photos are
+# negatives in training too).
+PHOTO_KINDS = ("still", "handheld", "tilt")
 
 
 def build(sources: tuple[str, ...], per_person: int, frames: int, force: bool = False, out: Path = STILLS_DIR) -> list[Track]:
@@ -50,7 +50,7 @@ def build(sources: tuple[str, ...], per_person: int, frames: int, force: bool = 
     tracks: list[Track] = []
     for source in sources:
         for photo in photos(source, per_person):
-            for kind in kinds_for(source):
+            for kind in PHOTO_KINDS:
                 name = f"{source}/{photo.parent.name}_{photo.stem}/{kind}"
                 path = cache_path(name, out)
                 if force or not path.exists():
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sources", nargs="*", default=[*TRAIN_SOURCES, *EVAL_SOURCES])
     args = ap.parse_args(argv)
     tracks = build(tuple(args.sources), args.per_person, args.frames, args.force)
-    for kind in ("still", "handheld", "tilt"):
+    for kind in PHOTO_KINDS:
         sel = [t for t in tracks if t.name.endswith(kind)]
         if sel:
             face = np.mean([t.has_face.mean() for t in sel])
