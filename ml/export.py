@@ -115,9 +115,14 @@ def write_card(card: dict[str, Any], out_dir: Path) -> Path:
 
 
 def export_model(
-    model: Any, spec: ModelSpec, out_dir: Path, name: str, threshold: float, parity_crops: np.ndarray, **card_fields: Any
+    model: Any, spec: ModelSpec, out_dir: Path, name: str, threshold: float, parity_crops: np.ndarray | None, **card_fields: Any
 ) -> tuple[Path, Path, float]:
-    """Export ONNX + card into ``out_dir``; returns (onnx path, card path, parity max diff)."""
+    """Export ONNX + card into ``out_dir``; returns (onnx path, card path, parity max diff).
+
+    Parity is checked on ``parity_crops`` (real face crops), or on 16 fixed random crops when
+    there are none."""
+    if parity_crops is None or not len(parity_crops):
+        parity_crops = np.random.default_rng(0).integers(0, 256, size=(16, spec.input_size, spec.input_size, 3), dtype=np.uint8)
     onnx_path = out_dir / f"{name}.onnx"
     diff = export_onnx(model, onnx_path, parity_crops)
     training = dict(card_fields.pop("training", None) or {})
@@ -145,13 +150,12 @@ def main(argv: list[str] | None = None) -> None:
     setup(0)
     spec = get_spec(args.model)
     model = keras.models.load_model(args.keras, compile=False, safe_mode=False)
+    crops = None
     if args.parity_data:
         from ml.datasets.arrays import load_roots
         from webapp.face import CropSpec
 
         crops = load_roots([args.parity_data], CropSpec(spec.input_size, spec.crop_scale)).crops[:64]
-    else:
-        crops = np.random.default_rng(0).integers(0, 256, size=(16, spec.input_size, spec.input_size, 3), dtype=np.uint8)
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     calibration = dict(zip("ab", args.calibration, strict=True)) if args.calibration else None
     onnx_path, card_path, diff = export_model(

@@ -54,11 +54,8 @@ def run(
     from ml.train import TrainConfig, train  # TensorFlow is needed to train, not to report
 
     spec = get_spec(model, crop_scale)
-    all_data = load_roots(data, CropSpec(spec.input_size, spec.crop_scale), use_fallback=True)
-    if spec.kind == "siamese":
-        from ml.datasets.arrays import identity_persons
-
-        all_data.persons = identity_persons(all_data)  # enroll and score per identity cluster
+    # A Siamese model enrolls and is scored per identity cluster.
+    all_data = load_roots(data, CropSpec(spec.input_size, spec.crop_scale), use_fallback=True, identity=spec.kind == "siamese")
     present = set(all_data.folds.tolist())
     fold_names = [f for f in (folds or list(PAD_FOLDS) + sorted(present - set(PAD_FOLDS))) if f in present]
     out.mkdir(parents=True, exist_ok=True)

@@ -170,13 +170,9 @@ def train(cfg: TrainConfig, data: LabelledCrops | None = None) -> TrainResult:
     spec = get_spec(cfg.model, cfg.crop_scale)
     crop_spec = CropSpec(spec.input_size, spec.crop_scale)
     if data is None:
-        data = load_roots(cfg.data, crop_spec, use_fallback=cfg.use_fallback)
-        if spec.kind == "siamese":
-            # Pairs and enrollment need real identities, not source sets (ml/datasets/identity.py);
-            # callers passing their own data for a Siamese model pass identity persons too.
-            from ml.datasets.arrays import identity_persons
-
-            data.persons = identity_persons(data)
+        # Siamese pairs and enrollment need real identities, not source sets (callers passing
+        # their own data for a Siamese model load it with identity=True too).
+        data = load_roots(cfg.data, crop_spec, use_fallback=cfg.use_fallback, identity=spec.kind == "siamese")
     if data.crops.shape[1] != spec.input_size:
         raise ValueError(f"{spec.name} needs {spec.input_size}px crops, got {data.crops.shape[1]}px")
     train_data, val = split(data, cfg)
@@ -256,9 +252,7 @@ def _write_outputs(cfg: TrainConfig, result: TrainResult, val: LabelledCrops | N
     if cfg.export_dir is not None:
         from ml.export import export_model
 
-        parity = val.crops[val.found][:64] if val is not None and val.found.any() else None
-        if parity is None or not len(parity):
-            parity = np.random.default_rng(0).integers(0, 256, size=(16, result.spec.input_size, result.spec.input_size, 3), dtype=np.uint8)
+        parity = val.crops[val.found][:64] if val is not None else None
         training = {
             "data": [Path(p).name for p in cfg.data],
             "train_sets": result.train_sets,

@@ -56,14 +56,22 @@ def load_crops(samples: Sequence[Sample], spec: CropSpec, use_fallback: bool = T
     )
 
 
-def load_roots(roots: Sequence[Path], spec: CropSpec, use_fallback: bool = True, progress: bool = False) -> LabelledCrops:
-    """Scan every root (``live``/``spoof`` trees) and crop all their images."""
+def load_roots(
+    roots: Sequence[Path], spec: CropSpec, use_fallback: bool = True, progress: bool = False, identity: bool = False
+) -> LabelledCrops:
+    """Scan every root (``live``/``spoof`` trees) and crop all their images.
+
+    ``identity``: persons are identity clusters (:func:`identity_persons`), not source sets:
+    what Siamese pairs and enrollment need."""
     samples: list[Sample] = []
     for root in roots:
         samples.extend(scan(Path(root)))
     if not samples:
         raise SystemExit(f"no live/ or spoof/ images under {', '.join(map(str, roots))}")
-    return load_crops(samples, spec, use_fallback=use_fallback, progress=progress)
+    data = load_crops(samples, spec, use_fallback=use_fallback, progress=progress)
+    if identity:
+        data.persons = identity_persons(data)
+    return data
 
 
 def identity_persons(data: LabelledCrops) -> np.ndarray:
