@@ -37,7 +37,7 @@ from ml.blink.frames import browser_jpeg, decode_rgb, video_frames
 from ml.blink.paths import BLINK_RUNS, LIVE_VIDEOS, SHARED_IDENTITY, SHARED_VIDEOS
 from ml.blink.stills import STILLS_DIR, load_all
 from ml.blink.synth import camera_noise, jpeg_roundtrip, list_photos, plane_homography, webcam_frame
-from ml.blink.tracks import Track, ensure
+from ml.blink.tracks import Track, ensure, observe
 from ml.blink.windows import client_times
 from webapp.challenge.geometry import head_pose, same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, planarity, update_motion
@@ -125,10 +125,9 @@ def photo_sources(per_person: int = 2) -> list[tuple[str, np.ndarray]]:
 
 
 def _observe(engine: FaceEngine, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
-    found = engine.detect(frame)
-    if not found:
+    _n, lm, _box = observe(engine, frame)
+    if lm is None:
         return None
-    lm = engine.observe(frame, found[0], encode=False).landmarks
     return lm, head_pose(lm, frame.shape[:2]).yaw
 
 

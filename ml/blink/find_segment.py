@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ml.blink.labels import find_events
-from ml.blink.paths import SHARED_VIDEOS, TRACKS_DIR
-from ml.blink.tracks import Track, cache_path, ensure, extract, load, save
+from ml.blink.paths import SHARED_VIDEOS
+from ml.blink.tracks import Track, cached, ensure, extract
 from webapp.challenge.blink import BlinkDetector, gaps, get_detector, window_features
 from webapp.challenge.geometry import head_pose, inter_ocular_distance
 from webapp.face import FaceEngine
@@ -55,10 +55,7 @@ def load_track(video: Path) -> Track:
         return ensure([name])[0]
     except ValueError:
         name = "other/" + video.name
-        path = cache_path(name, TRACKS_DIR)
-        if not path.exists():
-            save(extract(video, name, FaceEngine()), path)
-        return load(name, TRACKS_DIR)
+        return cached(name, lambda: extract(video, name, FaceEngine()))
 
 
 def detection_rate(track: Track, ears: np.ndarray, t_lo: float, t_hi: float, fps: float, detector: BlinkDetector, baseline: float) -> float:

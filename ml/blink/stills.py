@@ -23,7 +23,7 @@ import numpy as np
 
 from ml.blink.paths import SHARED_IDENTITY, TRACKS_DIR
 from ml.blink.synth import list_photos, photo_track
-from ml.blink.tracks import Track, cache_path, load, save
+from ml.blink.tracks import Track, cached, load
 from webapp.face import FaceEngine, read_image_file
 
 STILLS_DIR = TRACKS_DIR.parent / "stills"
@@ -52,12 +52,12 @@ def build(sources: tuple[str, ...], per_person: int, frames: int, force: bool = 
         for photo in photos(source, per_person):
             for kind in PHOTO_KINDS:
                 name = f"{source}/{photo.parent.name}_{photo.stem}/{kind}"
-                path = cache_path(name, out)
-                if force or not path.exists():
+
+                def build(name: str = name, photo: Path = photo, kind: str = kind) -> Track:
                     rng = np.random.default_rng(zlib.crc32(name.encode()))
-                    track = photo_track(read_image_file(str(photo)), name, kind, rng, engine, n=frames)
-                    save(track, path)
-                tracks.append(load(name, out))
+                    return photo_track(read_image_file(str(photo)), name, kind, rng, engine, n=frames)
+
+                tracks.append(cached(name, build, out, force))
     return tracks
 
 

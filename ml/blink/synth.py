@@ -8,13 +8,14 @@ one homography ``H = K (R - t n^T / d) K^-1`` (Hartley & Zisserman, "Multiple Vi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ml.blink.frames import BROWSER_JPEG_QUALITY
-from ml.blink.tracks import Track
+from ml.blink.tracks import Track, track_of
 from webapp.challenge.geometry import rotation
 from webapp.face import FaceEngine
 
@@ -102,25 +103,16 @@ def photo_track(
     base = webcam_frame(rgb)
     size = base.shape[:2]
     sigma = rng.uniform(1.5, 4.0)
-    ts, lms, boxes, faces = [], [], [], []
-    for i, pose in enumerate(motion_path(kind, n, fps, rng)):
-        hmat = plane_homography(size, pose["yaw"], pose["pitch"], pose["roll"], (pose["dx"], pose["dy"]), pose["scale"])
-        frame = cv2.warpPerspective(
-            base, hmat, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(90, 90, 90)
-        )
-        frame = jpeg_roundtrip(camera_noise(frame, rng, sigma, float(rng.normal(1.0, 0.01))))
-        found = engine.detect(frame)
-        ts.append(i / fps)
-        faces.append(len(found))
-        if found:
-            lms.append(engine.observe(frame, found[0], encode=False).landmarks)
-            boxes.append(found[0].as_list())
-        else:
-            lms.append(np.full((68, 2), np.nan, np.float32))
-            boxes.append([-1, -1, -1, -1])
-    return Track(
-        name, np.asarray(ts), np.asarray(lms, np.float32), np.asarray(boxes, np.int32), np.asarray(faces), (int(size[0]), int(size[1]))
-    )
+
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
+        for i, pose in enumerate(motion_path(kind, n, fps, rng)):
+            hmat = plane_homography(size, pose["yaw"], pose["pitch"], pose["roll"], (pose["dx"], pose["dy"]), pose["scale"])
+            frame = cv2.warpPerspective(
+                base, hmat, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(90, 90, 90)
+            )
+            yield i / fps, jpeg_roundtrip(camera_noise(frame, rng, sigma, float(rng.normal(1.0, 0.01))))
+
+    return track_of(name, frames(), engine)
 
 
 def list_photos(root: Path, per_person: int) -> list[Path]:

@@ -12,7 +12,9 @@ downstream (labels, windows, planarity, segment search) reads these, so the dlib
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 from ml.blink.frames import browser_jpeg, decode_rgb, video_frames
 from ml.blink.paths import LIVE_VIDEOS, REPLAY_VIDEOS, SHARED_VIDEOS, TRACKS_DIR
 from webapp.challenge.geometry import eye_aspect_ratio
-from webapp.face import FaceEngine
+from webapp.face import Box, FaceEngine
 
 
 @dataclass
@@ -64,24 +66,31 @@ def cache_path(name: str, out: Path = TRACKS_DIR) -> Path:
     return out / (name.replace("/", "__") + ".npz")
 
 
-def extract(video: Path, name: str, engine: FaceEngine) -> Track:
-    """Run the service's detector and landmark model on every browser-encoded frame."""
+def observe(engine: FaceEngine, rgb: np.ndarray) -> tuple[int, np.ndarray | None, Box | None]:
+    """(faces found, landmarks and box of the largest) in one frame, as the service sees it."""
+    found = engine.detect(rgb)
+    if not found:
+        return 0, None, None
+    return len(found), engine.observe(rgb, found[0], encode=False).landmarks, found[0]
+
+
+def track_of(name: str, frames: Iterable[tuple[float, np.ndarray]], engine: FaceEngine) -> Track:
+    """The dense track of timed RGB frames: landmarks (NaN without a face) and boxes per frame."""
     ts, lms, boxes, faces = [], [], [], []
     size = (0, 0)
-    for t, bgr in video_frames(video):
-        rgb = decode_rgb(browser_jpeg(bgr))
+    for t, rgb in frames:
         size = (int(rgb.shape[0]), int(rgb.shape[1]))
-        found = engine.detect(rgb)
+        n, landmarks, box = observe(engine, rgb)
         ts.append(t)
-        faces.append(len(found))
-        if found:
-            obs = engine.observe(rgb, found[0], encode=False)
-            lms.append(obs.landmarks.astype(np.float32))
-            boxes.append(found[0].as_list())
-        else:
-            lms.append(np.full((68, 2), np.nan, np.float32))
-            boxes.append([-1, -1, -1, -1])
+        faces.append(n)
+        lms.append(landmarks.astype(np.float32) if landmarks is not None else np.full((68, 2), np.nan, np.float32))
+        boxes.append(box.as_list() if box is not None else [-1, -1, -1, -1])
     return Track(name, np.asarray(ts), np.asarray(lms, np.float32), np.asarray(boxes, np.int32), np.asarray(faces), size)
+
+
+def extract(video: Path, name: str, engine: FaceEngine) -> Track:
+    """Run the service's detector and landmark model on every browser-encoded frame."""
+    return track_of(name, ((t, decode_rgb(browser_jpeg(bgr))) for t, bgr in video_frames(video)), engine)
 
 
 def save(track: Track, path: Path) -> None:
@@ -94,20 +103,27 @@ def load(name: str, out: Path = TRACKS_DIR) -> Track:
         return Track(name, z["t"], z["landmarks"], z["boxes"], z["faces"], (int(z["size"][0]), int(z["size"][1])))
 
 
+def cached(name: str, build: Callable[[], Track], out: Path = TRACKS_DIR, force: bool = False) -> Track:
+    """The track cached under ``name``, built (and cached) first when missing or ``force``."""
+    path = cache_path(name, out)
+    if force or not path.exists():
+        save(build(), path)
+    return load(name, out)
+
+
 def ensure(names: list[str] | tuple[str, ...], videos: Path = SHARED_VIDEOS, out: Path = TRACKS_DIR, force: bool = False) -> list[Track]:
     """Load the cached tracks, extracting the missing ones first."""
     engine: FaceEngine | None = None
-    tracks = []
-    for name in names:
-        path = cache_path(name, out)
-        if force or not path.exists():
-            engine = engine or FaceEngine()
-            start = time.perf_counter()
-            track = extract(videos / name, name, engine)
-            save(track, path)
-            print(f"{name}: {len(track.t)} frames, {int(track.has_face.sum())} with a face, {time.perf_counter() - start:.1f} s")
-        tracks.append(load(name, out))
-    return tracks
+
+    def build(name: str) -> Track:
+        nonlocal engine
+        engine = engine or FaceEngine()
+        start = time.perf_counter()
+        track = extract(videos / name, name, engine)
+        print(f"{name}: {len(track.t)} frames, {int(track.has_face.sum())} with a face, {time.perf_counter() - start:.1f} s")
+        return track
+
+    return [cached(name, functools.partial(build, name), out, force) for name in names]
 
 
 def main(argv: list[str] | None = None) -> None:
