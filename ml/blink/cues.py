@@ -66,15 +66,11 @@ def sampled_indices(
 # --- planarity --------------------------------------------------------------------------------
 
 
-def _yaws(tr: Track) -> np.ndarray:
-    return np.array([head_pose(tr.landmarks[i], tr.size).yaw if tr.has_face[i] else np.nan for i in range(len(tr.t))])
-
-
 def real_pairs(tracks: list[Track], rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per-pair fits (each client frame against the attempt's first) and per-attempt summaries."""
     pairs, attempts = [], []
     for tr in tracks:
-        yaw = _yaws(tr)
+        yaw = tr.head_angles()[0]
         for fps in (4.0, 6.0, 8.0):
             for _ in range(5):
                 start = float(rng.uniform(tr.t[0], tr.t[0] + 0.5 * tr.duration))
@@ -205,7 +201,7 @@ def tilt_track_attempts() -> list[dict[str, Any]]:
     for tr in load_all(("frtest", "sivakumar"), STILLS_DIR):
         if not tr.name.endswith("tilt"):
             continue
-        yaw = _yaws(tr)
+        yaw = tr.head_angles()[0]
         summary: dict[str, Any] | None = None
         for i in np.flatnonzero(tr.has_face)[::3]:  # 15 fps track -> 5 fps attempt
             summary = update_motion(summary, tr.landmarks[i], float(yaw[i]))
@@ -475,7 +471,7 @@ def stillness_report() -> dict[str, Any]:
     def mean_steps(tracks: list[Track]) -> list[float]:
         out = []
         for tr in tracks:
-            yaw = _yaws(tr)
+            yaw = tr.head_angles()[0]
             for fps in (4.0, 6.0, 8.0):
                 idx = sampled_indices(tr, fps, rng, span=10.0)
                 if len(idx) < 5:

@@ -27,7 +27,7 @@ from ml.blink.labels import find_events
 from ml.blink.paths import SHARED_VIDEOS
 from ml.blink.tracks import Track, cached, ensure, extract
 from webapp.challenge.blink import BlinkDetector, gaps, get_detector, window_features
-from webapp.challenge.geometry import head_pose, inter_ocular_distance
+from webapp.challenge.geometry import inter_ocular_distance
 from webapp.face import FaceEngine
 
 
@@ -84,7 +84,7 @@ def find(video: Path, steady: float = 2.5, after: float = 1.0, detector: BlinkDe
     track = load_track(video)
     ears = track.ears()
     events = find_events(track)
-    yaw = np.array([head_pose(track.landmarks[i], track.size).yaw if track.has_face[i] else np.nan for i in range(len(track.t))])
+    yaw = track.head_angles()[0]
     out = []
     for e in events:
         if not e.blink:

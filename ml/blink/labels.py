@@ -30,7 +30,6 @@ import numpy as np
 
 from ml.blink.paths import BLINK_RUNS, LIVE_VIDEOS, REPLAY_VIDEOS
 from ml.blink.tracks import Track, load
-from webapp.challenge.geometry import head_pose
 
 ENTER = 0.80
 EXIT = 0.90
@@ -70,21 +69,20 @@ def open_level(t: np.ndarray, ears: np.ndarray, half: float = BASELINE_HALF_WIND
     return out
 
 
-def pitches(track: Track) -> np.ndarray:
-    out = np.full(len(track.t), np.nan)
-    for i in np.flatnonzero(track.has_face):
-        out[i] = head_pose(track.landmarks[i], track.size).pitch
-    return out
-
-
-def find_events(track: Track) -> list[Event]:
-    """Every dip of the EAR ratio below ENTER, judged blink or not (see the module doc)."""
-    t = track.t
+def ear_ratio(track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """(dense EAR, EAR / rolling open level): what events are found on and clips carry."""
     ears = track.ears()
-    ratio = ears / open_level(t, ears)
+    return ears, ears / open_level(track.t, ears)
+
+
+def find_events(track: Track, ratio: np.ndarray | None = None) -> list[Event]:
+    """Every dip of the EAR ratio below ENTER, judged blink or not (see the module doc).
+    ``ratio``: the track's :func:`ear_ratio` when the caller already has it."""
+    t = track.t
+    ratio = ratio if ratio is not None else ear_ratio(track)[1]
     eyes = track.eye_ears()
     eye_ratio = eyes / np.stack([open_level(t, eyes[:, 0]), open_level(t, eyes[:, 1])], axis=1)
-    pitch = pitches(track)
+    pitch = track.head_angles()[1]
     below = np.isfinite(ratio) & (ratio < ENTER)
     events: list[Event] = []
     i, n = 0, len(t)

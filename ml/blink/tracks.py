@@ -22,7 +22,7 @@ import numpy as np
 
 from ml.blink.frames import browser_jpeg, decode_rgb, video_frames
 from ml.blink.paths import LIVE_VIDEOS, REPLAY_VIDEOS, SHARED_VIDEOS, TRACKS_DIR
-from webapp.challenge.geometry import eye_aspect_ratio
+from webapp.challenge.geometry import eye_aspect_ratio, head_pose
 from webapp.face import Box, FaceEngine
 
 
@@ -47,6 +47,14 @@ class Track:
         for i in np.flatnonzero(self.has_face):
             out[i] = eye_aspect_ratio(self.landmarks[i])
         return out
+
+    def head_angles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(yaw, pitch) in degrees per frame from the service's pose estimate (NaN without a face)."""
+        yaw, pitch = np.full(len(self.t), np.nan), np.full(len(self.t), np.nan)
+        for i in np.flatnonzero(self.has_face):
+            pose = head_pose(self.landmarks[i], self.size)
+            yaw[i], pitch[i] = pose.yaw, pose.pitch
+        return yaw, pitch
 
     def eye_ears(self) -> np.ndarray:
         """(N, 2) EAR of the image-left and image-right eye separately."""

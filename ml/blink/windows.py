@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ml.blink.labels import ENTER, EXIT, Event, find_events, open_level
+from ml.blink.labels import ENTER, EXIT, Event, ear_ratio, find_events
 from ml.blink.tracks import Track
 from webapp.challenge.blink import gaps, window_features
 
@@ -48,8 +48,8 @@ class Clip:
 
     @classmethod
     def from_track(cls, track: Track) -> Clip:
-        ears = track.ears()
-        return cls(track.name, track.t, ears, find_events(track), ears / open_level(track.t, ears))
+        ears, ratio = ear_ratio(track)
+        return cls(track.name, track.t, ears, find_events(track, ratio), ratio)
 
 
 @dataclass
