@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ml.blink.frames import BROWSER_JPEG_QUALITY
+from ml.blink.frames import BROWSER_JPEG_QUALITY, decode_rgb
 from ml.blink.tracks import Track, track_of
 from webapp.challenge.geometry import rotation
-from webapp.face import FaceEngine
+from webapp.face import FaceEngine, encode_jpeg
 
 
 def webcam_frame(rgb: np.ndarray, width: int = 480, height: int = 360, fill: int = 120) -> np.ndarray:
@@ -60,11 +60,7 @@ def camera_noise(rgb: np.ndarray, rng: np.random.Generator, sigma: float, gain: 
 
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int = BROWSER_JPEG_QUALITY) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
-    if decoded is None:
-        raise ValueError("JPEG round trip failed")
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return decode_rgb(encode_jpeg(rgb, quality))
 
 
 def motion_path(kind: str, n: int, fps: float, rng: np.random.Generator) -> list[dict[str, float]]:
