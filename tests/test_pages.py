@@ -3,32 +3,23 @@ pages need an administrator signed in with the admin password."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-PASSWORD = "correct horse battery staple"
-
-
-def csrf_of(client: FlaskClient, path: str = "/admin/login") -> str:
-    html = client.get(path).data
-    match = re.search(rb'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1).decode()
+from tests.support.api import ADMIN_PASSWORD, create_admin, csrf_of
 
 
 @pytest.fixture
 def admin(runner: Any) -> str:
-    result = runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n")
-    assert result.exit_code == 0, result.output
-    return "root"
+    return create_admin(runner)
 
 
-def admin_login(client: FlaskClient, password: str = PASSWORD, username: str = "root", **extra: str) -> Any:
-    return client.post("/admin/login", data={"username": username, "password": password, "csrf_token": csrf_of(client), **extra})
+def admin_login(client: FlaskClient, password: str = ADMIN_PASSWORD, username: str = "root", **extra: str) -> Any:
+    csrf = csrf_of(client.get("/admin/login").data)
+    return client.post("/admin/login", data={"username": username, "password": password, "csrf_token": csrf, **extra})
 
 
 def test_login_page_carries_the_api_settings(client: FlaskClient) -> None:
@@ -77,7 +68,7 @@ def test_admin_password_login_and_pages(client: FlaskClient, admin: str) -> None
     assert r.status_code == 302 and r.headers["Location"] == "/admin/"
     users = client.get("/admin/")
     assert users.status_code == 200 and b"root" in users.data
-    r = client.post("/admin/users", data={"username": "carol", "display_name": "Carol", "csrf_token": csrf_of(client, "/admin/")})
+    r = client.post("/admin/users", data={"username": "carol", "display_name": "Carol", "csrf_token": csrf_of(client.get("/admin/").data)})
     assert r.status_code == 302 and r.headers["Location"] == "/admin/users/carol"
     page = client.get("/admin/users/carol")
     assert page.status_code == 200 and b"No face enrolled" in page.data
@@ -88,7 +79,7 @@ def test_admin_password_login_and_pages(client: FlaskClient, admin: str) -> None
 
 
 def test_admin_form_posts_need_csrf(client: FlaskClient, admin: str) -> None:
-    r = client.post("/admin/login", data={"username": "root", "password": PASSWORD})
+    r = client.post("/admin/login", data={"username": "root", "password": ADMIN_PASSWORD})
     assert r.status_code == 403
     admin_login(client)
     r = client.post("/admin/users", data={"username": "dave", "display_name": "Dave"})
@@ -98,7 +89,7 @@ def test_admin_form_posts_need_csrf(client: FlaskClient, admin: str) -> None:
 def test_login_redirect_stays_on_this_site(client: FlaskClient, admin: str) -> None:
     r = admin_login(client, next="https://evil.example/steal")
     assert r.headers["Location"] == "/admin/"
-    client.post("/admin/logout", data={"csrf_token": csrf_of(client, "/admin/")})
+    client.post("/admin/logout", data={"csrf_token": csrf_of(client.get("/admin/").data)})
     r = admin_login(client, next="/admin/attempts")
     assert r.headers["Location"] == "/admin/attempts"
 

@@ -10,26 +10,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.api import post_frame, start
+from tests.support.api import ADMIN_PASSWORD, admin_token, auth, csrf_of, post_frame, start
 from tests.support.frames import blank_jpeg, gif_bytes, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
 from tests.support.models import expected_score
 from webapp.face import CropSpec, FaceEngine, crop_face
 from webapp.face.image import encode_jpeg
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
 def token(app: Flask, runner: Any) -> str:
-    result = runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n")
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["admin", "token", "root"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip()
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return admin_token(runner)
 
 
 def files(field: str, blobs: list[bytes]) -> dict[str, Any]:
@@ -86,23 +76,15 @@ def test_token_is_stored_hashed(app: Flask, token: str) -> None:
 
 def test_admin_session_needs_csrf_for_writes(client: FlaskClient, token: str) -> None:
     page = client.get("/admin/login")
-    csrf = _csrf_from(page.data)
-    r = client.post("/admin/login", data={"username": "root", "password": PASSWORD, "csrf_token": csrf})
+    csrf = csrf_of(page.data)
+    r = client.post("/admin/login", data={"username": "root", "password": ADMIN_PASSWORD, "csrf_token": csrf})
     assert r.status_code == 302
     assert client.get("/api/v1/admin/users").status_code == 200  # reads need no token
     no_csrf = client.post("/api/v1/admin/users", json={"username": "bob", "display_name": "Bob"})
     assert (no_csrf.status_code, no_csrf.get_json()["error"]) == (403, "csrf_failed")
-    csrf = _csrf_from(client.get("/admin/").data)
+    csrf = csrf_of(client.get("/admin/").data)
     ok = client.post("/api/v1/admin/users", json={"username": "bob", "display_name": "Bob"}, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201
-
-
-def _csrf_from(html: bytes) -> str:
-    import re
-
-    match = re.search(rb'name="csrf_token" value="([^"]+)"', html) or re.search(rb'name="csrf-token" content="([^"]+)"', html)
-    assert match, html[:500]
-    return match.group(1).decode()
 
 
 # --- users and enrollment ----------------------------------------------------------------

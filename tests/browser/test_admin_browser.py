@@ -10,9 +10,9 @@ import pytest
 from tests.browser.conftest import LiveServer
 from tests.browser.test_login_browser import still_photo_camera
 from tests.conftest import make_app
+from tests.support.api import ADMIN_PASSWORD, create_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.realmodels]
-PASSWORD = "correct horse battery staple"
 
 
 def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, browser_for: Any, artifacts: Path) -> None:
@@ -20,7 +20,7 @@ def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, browser_for: Any, 
 
     app = make_app(tmp_path, DEFAULTS["LIVENESS_MODEL_DIR"])
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
+    create_admin(runner)
     camera = still_photo_camera(tmp_path / "cam.y4m", "obama.jpg")
 
     with LiveServer(app) as server:
@@ -28,7 +28,7 @@ def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, browser_for: Any, 
         page.goto(f"{server.url}/admin/")
         assert "/admin/login" in page.url
         page.fill("#username", "root")
-        page.fill("#password", PASSWORD)
+        page.fill("#password", ADMIN_PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/admin/")
         page.fill("#new-username", "alice")

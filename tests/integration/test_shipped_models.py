@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import make_app
-from tests.support.api import cli_add_user, post_frame, start
+from tests.support.api import admin_token, auth, cli_add_user, post_frame, start
 from tests.support.faces import face_photo
 from tests.support.frames import blank_jpeg, jittered_jpeg, portrait
 from webapp.config import DEFAULTS
@@ -21,7 +21,6 @@ from webapp.liveness import load_ensemble
 
 pytestmark = pytest.mark.realmodels
 MODEL_DIR = Path(DEFAULTS["LIVENESS_MODEL_DIR"])
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -36,9 +35,7 @@ def real_client(real_app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def token(real_app: Flask) -> str:
-    runner = real_app.test_cli_runner()
-    assert runner.invoke(args=["admin", "create", "root", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
-    return runner.invoke(args=["admin", "token", "root"]).output.strip()
+    return admin_token(real_app.test_cli_runner())
 
 
 @pytest.fixture
@@ -73,7 +70,7 @@ def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, ali
 
 
 def test_admin_verify_and_liveness(real_client: FlaskClient, alice: None, token: str) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = auth(token)
 
     def verify(name: str) -> Any:
         data = {"username": "alice", "image": (io.BytesIO(face_photo(name).read_bytes()), name, "image/jpeg")}

@@ -27,6 +27,35 @@ def post_frame(client: FlaskClient, attempt_id: str, data: bytes, seq: int | Non
 
 
 ALICE_PHOTOS = ("obama.jpg", "obama3.jpg")
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def create_admin(runner: FlaskCliRunner, name: str = "root") -> str:
+    """`flask admin create NAME --password-stdin` with ADMIN_PASSWORD."""
+    result = runner.invoke(args=["admin", "create", name, "--password-stdin"], input=ADMIN_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    return name
+
+
+def admin_token(runner: FlaskCliRunner, name: str = "root") -> str:
+    """A new admin and a bearer token for them (`flask admin token NAME`)."""
+    create_admin(runner, name)
+    result = runner.invoke(args=["admin", "token", name])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_of(html: bytes) -> str:
+    """The CSRF token of the page's form (its hidden csrf_token field, which the page must have)."""
+    import re
+
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1).decode()
 
 
 def cli_add_user(
