@@ -11,7 +11,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import ADMIN_PASSWORD, admin_token, auth, csrf_of, post_frame, start
-from tests.support.frames import blank_jpeg, gif_bytes, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, swap_red_blue
+from tests.support.frames import (
+    blank_jpeg,
+    face_crop,
+    gif_bytes,
+    jittered_jpeg,
+    noisy_jpeg,
+    photo_rgb,
+    portrait,
+    side_by_side,
+    swap_red_blue,
+)
 from tests.support.models import expected_score
 from webapp.face import CropSpec, FaceEngine, crop_face
 from webapp.face.image import encode_jpeg
@@ -102,9 +112,7 @@ def test_create_list_and_conflict(client: FlaskClient, token: str) -> None:
 
 def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     create_alice(client, token)
-    tiny = encode_jpeg(
-        np.ascontiguousarray(crop_face(photo_rgb("obama.jpg"), FaceEngine().detect(photo_rgb("obama.jpg"))[0], CropSpec(130, 2.0)))
-    )
+    tiny = encode_jpeg(np.ascontiguousarray(face_crop(photo_rgb("obama.jpg"), 130, 2.0)))
     images = [
         photo_bytes["obama.jpg"],  # 0 good
         blank_jpeg(),  # 1 no face

@@ -12,9 +12,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+
+from tests.support.frames import face_crop, photo_rgb, webcam_frame
+from tests.support.y4m import write_y4m
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -103,3 +107,11 @@ def page_status(page: object) -> tuple[str | None, str | None, str]:
     except Error:  # the page was navigating: its context is gone, the next read sees the new page
         return None, None, ""
     return prompt, state, path
+
+
+def still_photo_camera(path: Path, photo: str, seconds: int = 3, fps: int = 15) -> Path:
+    """A camera pointed at a still photo: the same picture with sensor noise in every frame."""
+    base = webcam_frame(face_crop(photo_rgb(photo), size=440, scale=2.6), 640, 480)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(base.astype(np.int16) + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8) for _ in range(seconds * fps)]
+    return write_y4m(path, frames, fps)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
-from tests.browser.test_login_browser import still_photo_camera
+from tests.browser.conftest import LiveServer, still_photo_camera
 from tests.conftest import make_app
 from tests.support.api import ADMIN_PASSWORD, create_admin
 

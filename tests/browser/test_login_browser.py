@@ -6,25 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, still_photo_camera
 from tests.conftest import make_app
 from tests.support.api import cli_add_user
-from tests.support.frames import face_crop, photo_rgb, webcam_frame
-from tests.support.y4m import write_y4m
 from webapp.config import DEFAULTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.realmodels]
-
-
-def still_photo_camera(path: Path, photo: str, seconds: int = 3, fps: int = 15) -> Path:
-    """A camera pointed at a still photo: the same picture with sensor noise in every frame."""
-    base = webcam_frame(face_crop(photo_rgb(photo), size=440, scale=2.6), 640, 480)
-    rng = np.random.default_rng(0)
-    frames = [np.clip(base.astype(np.int16) + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8) for _ in range(seconds * fps)]
-    return write_y4m(path, frames, fps)
 
 
 def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_for: Any, artifacts: Path) -> None:
