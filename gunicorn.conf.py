@@ -18,7 +18,7 @@ errorlog = "-"
 loglevel = os.environ.get("LIVEGATE_LOG_LEVEL", "info")
 
 
-def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
+def post_worker_init(worker):
     """Load the face and liveness models in each worker before it takes requests."""
     from webapp.runtime import runtime, warm_up
 

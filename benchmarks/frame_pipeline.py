@@ -24,10 +24,10 @@ from tests.support.frames import jittered_jpeg, noisy_jpeg, portrait
 from webapp.challenge.blink import get_detector
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose
 from webapp.challenge.motion import update_motion
-from webapp.challenge.phash import frame_hash
 from webapp.config import DEFAULTS
 from webapp.face import FaceEngine, ImageLimits, decode_image
 from webapp.liveness import load_ensemble
+from webapp.replay.hashes import frame_hash
 
 
 def _time(fn: Callable[[], Any], n: int) -> dict[str, float]:

@@ -51,7 +51,7 @@ def app_config() -> dict[str, Any]:
 def app(tmp_path: Path, redblue_model_dir: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
     app = make_app(tmp_path, redblue_model_dir, **app_config)
     yield app
-    from webapp.extensions import db
+    from webapp.db.extensions import db
 
     with app.app_context():
         db.session.remove()

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.support.api import cli_add_user
-from webapp.extensions import db
-from webapp.models import ApiToken, FaceTemplate, User
+from webapp.db.extensions import db
+from webapp.db.models import ApiToken, FaceTemplate, User
 
 
 def test_users_add_enrolls_faces(app: Flask, runner: Any) -> None:

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tests.conftest import make_app
-from webapp.extensions import db
+from webapp.db.extensions import db
 
 
 def test_upgrade_on_an_empty_instance_matches_the_models(tmp_path: Path, redblue_model_dir: Path) -> None:

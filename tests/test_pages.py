@@ -95,9 +95,9 @@ def test_login_redirect_stays_on_this_site(client: FlaskClient, admin: str) -> N
 
 
 def test_non_admin_session_cannot_use_admin_pages(app: Flask, client: FlaskClient, admin: str) -> None:
-    from webapp.extensions import db
-    from webapp.security import start_session
-    from webapp.users import create_user
+    from webapp.accounts.security import start_session
+    from webapp.accounts.users import create_user
+    from webapp.db.extensions import db
 
     with app.test_request_context():
         user = create_user("erin", "Erin")

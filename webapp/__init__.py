@@ -71,8 +71,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from webapp import extensions
-    from webapp.db import configure_engine
+    from webapp.db import extensions
+    from webapp.db.engine import configure_engine
 
     extensions.db.init_app(app)
     # Batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
@@ -92,14 +92,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from webapp import security
-    from webapp.admin import bp as admin_bp
-    from webapp.api import bp as api_bp
+    from webapp.accounts import security
     from webapp.cli import register_cli
+    from webapp.db.extensions import login_manager
     from webapp.errors import Unauthorized, register_error_handlers
-    from webapp.extensions import login_manager
-    from webapp.health import bp as health_bp
-    from webapp.pages import bp as pages_bp
+    from webapp.web.admin import bp as admin_bp
+    from webapp.web.api import bp as api_bp
+    from webapp.web.health import bp as health_bp
+    from webapp.web.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)

@@ -9,13 +9,13 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from webapp.audit import audit
-from webapp.enrollment import enroll_images
+from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.security import hash_password, issue_api_token
+from webapp.accounts.users import create_user, delete_user, find_user, users_with_counts
+from webapp.db.audit import audit
+from webapp.db.extensions import db
+from webapp.db.models import ROLE_ADMIN, User
 from webapp.errors import ApiError
-from webapp.extensions import db
-from webapp.models import ROLE_ADMIN, User
-from webapp.security import hash_password, issue_api_token
-from webapp.users import create_user, delete_user, find_user, users_with_counts
 
 admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
+from webapp.db.extensions import db
 
 log = logging.getLogger(__name__)
 

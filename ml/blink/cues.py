@@ -41,8 +41,8 @@ from ml.blink.tracks import Track, ensure, observe
 from ml.blink.windows import client_times
 from webapp.challenge.geometry import head_pose, same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, planarity, update_motion
-from webapp.challenge.phash import fingerprint_distance, frame_hash, hamming
 from webapp.face import FaceEngine, encode_jpeg
+from webapp.replay.hashes import fingerprint_distance, frame_hash, hamming
 
 
 def q(values: list[float] | np.ndarray, qs: tuple[float, ...] = (0.0, 0.01, 0.05, 0.5, 0.95, 0.99, 1.0)) -> dict[str, float]:

@@ -76,8 +76,8 @@ def test_admin_endpoints_need_authentication(client: FlaskClient, token: str, me
 def test_token_is_stored_hashed(app: Flask, token: str) -> None:
     import sqlalchemy as sa
 
-    from webapp.extensions import db
-    from webapp.models import ApiToken
+    from webapp.db.extensions import db
+    from webapp.db.models import ApiToken
 
     with app.app_context():
         row = db.session.scalar(sa.select(ApiToken))

@@ -26,9 +26,9 @@ from tests.support.frames import (
     side_by_side,
     swap_red_blue,
 )
-from webapp import clock
-from webapp.extensions import db
-from webapp.models import AttemptFrame, LoginAttempt
+from webapp.db import clock
+from webapp.db.extensions import db
+from webapp.db.models import AttemptFrame, LoginAttempt
 
 
 def send_all(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> list[dict[str, Any]]:
@@ -359,7 +359,7 @@ def test_rate_limit_per_client_address(app: Flask, client: FlaskClient, alice: s
     other_client = app.test_client()
     assert other_client.post("/api/v1/login/start", json={"username": "x"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 201
     with app.app_context():
-        from webapp.models import AuditEvent
+        from webapp.db.models import AuditEvent
 
         kinds = db.session.scalars(sa.select(AuditEvent.kind)).all()
         assert "rate_limited" in kinds

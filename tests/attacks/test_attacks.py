@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from tests.support.api import attempt_row, follow_prompts, post_frame, start
 from tests.support.frames import jittered_frames, jittered_jpeg, noisy_jpeg, photo_rgb, portrait, side_by_side, tilted
-from webapp.extensions import db
+from webapp.db.extensions import db
 
 Record = Callable[[str, str, str, bool], None]
 pytestmark = pytest.mark.attacks
@@ -121,7 +121,7 @@ def test_reuse_of_a_granted_attempt(app: Flask, client: FlaskClient, alice: str,
 def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 
-    from webapp import clock
+    from webapp.db import clock
 
     attempt_id = start(client).get_json()["attempt_id"]
     later = clock.utcnow() + timedelta(seconds=61)
@@ -155,7 +155,7 @@ def test_guessing_attempts_lock_the_account(app: Flask, client: FlaskClient, ali
     record("repeated attempts with another face", "423 locked after 5 failures", f"{r.status_code} {r.get_json().get('error')}", ok)
     assert ok
     with app.app_context():
-        from webapp.models import AuditEvent
+        from webapp.db.models import AuditEvent
 
         assert db.session.scalar(sa.select(AuditEvent.kind).where(AuditEvent.kind == "locked")) == "locked"
 

@@ -81,8 +81,8 @@ def test_a_real_blink_completes_the_blink_step(tmp_path: Path, kevin_camera: Pat
         page.screenshot(path=str(artifacts / "browser-blink-step.png"), full_page=True)
         final_url = page.url
 
-    from webapp.extensions import db
-    from webapp.models import LoginAttempt
+    from webapp.db.extensions import db
+    from webapp.db.models import LoginAttempt
 
     with app.app_context():
         attempt = db.session.scalar(sa.select(LoginAttempt))

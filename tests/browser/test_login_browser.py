@@ -60,8 +60,8 @@ def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_fo
     with app.app_context():
         import sqlalchemy as sa
 
-        from webapp.extensions import db
-        from webapp.models import LoginAttempt
+        from webapp.db.extensions import db
+        from webapp.db.models import LoginAttempt
 
         attempt = db.session.scalar(sa.select(LoginAttempt))
         assert attempt is not None and attempt.frames_received >= 5 and attempt.state == "denied"

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from webapp.challenge.steps import FaceSignals
-from webapp.models import LoginAttempt
+from webapp.db.models import LoginAttempt
 
 
 def start(client: FlaskClient, username: str = "alice") -> TestResponse:
@@ -72,8 +72,8 @@ def cli_add_user(
 
 def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) -> int:
     """Create a user and enroll photos through the domain functions (no admin auth needed)."""
-    from webapp.enrollment import enroll_images
-    from webapp.users import create_user
+    from webapp.accounts.enrollment import enroll_images
+    from webapp.accounts.users import create_user
 
     with app.app_context():
         user = create_user(username, display_name)
@@ -83,15 +83,15 @@ def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) ->
 def follow_prompts(monkeypatch: pytest.MonkeyPatch, challenge: list[str]) -> None:
     """Make the landmark signals those of a user doing exactly what is asked."""
     signals = scripted_signals(challenge)
-    monkeypatch.setattr("webapp.pipeline.face_signals", lambda obs, shape: next(signals))
+    monkeypatch.setattr("webapp.login.frames.face_signals", lambda obs, shape: next(signals))
 
 
 def attempt_row(app: Flask, public_id: str) -> LoginAttempt:
     """The attempt as stored (detached, for reading after the request)."""
     import sqlalchemy as sa
 
-    from webapp.extensions import db
-    from webapp.models import LoginAttempt
+    from webapp.db.extensions import db
+    from webapp.db.models import LoginAttempt
 
     with app.app_context():
         row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.blink.paths import SHARED_VIDEOS
-from webapp.challenge.phash import (
+from webapp.replay.hashes import (
     FINGERPRINT_NEAR,
     FrameHash,
     dhash,

@@ -18,8 +18,8 @@ from webapp.challenge.blink import append_history
 from webapp.challenge.geometry import same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, update_motion, update_timing
 from webapp.challenge.steps import STEPS, Baseline, BlinkJudge, FaceSignals, StepFrame, StepSettings
+from webapp.db.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED
 from webapp.login.state import AttemptState
-from webapp.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED
 
 # Coarse reasons a client may see (shared/spec/http-api.md).
 SPOOF = "spoof"

@@ -20,15 +20,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.audit import audit
-from webapp.challenge.phash import FrameHash, nearest_duplicate
+from webapp.accounts.templates import stack_encodings, unpack_refs
 from webapp.challenge.steps import pick_challenge
-from webapp.errors import AttemptExpired, AttemptFinished, InvalidRequest, Locked, RateLimited, UnknownAttempt
-from webapp.extensions import db
-from webapp.login import policy as pol
-from webapp.login.state import AttemptState
-from webapp.login.throttle import check_account_lock, check_client_rate
-from webapp.models import (
+from webapp.db.audit import audit
+from webapp.db.extensions import db
+from webapp.db.models import (
     STATE_COLLECTING,
     STATE_DENIED,
     STATE_GRANTED,
@@ -38,9 +34,13 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.pipeline import FrameReport, analyze_login_frame
+from webapp.errors import AttemptExpired, AttemptFinished, InvalidRequest, Locked, RateLimited, UnknownAttempt
+from webapp.login import policy as pol
+from webapp.login.frames import FrameReport, analyze_login_frame
+from webapp.login.state import AttemptState
+from webapp.login.throttle import check_account_lock, check_client_rate
+from webapp.replay.hashes import FrameHash, nearest_duplicate
 from webapp.runtime import runtime
-from webapp.template_store import stack_encodings, unpack_refs
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 

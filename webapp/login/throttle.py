@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.db.extensions import db
+from webapp.db.models import STATE_COLLECTING, STATE_GRANTED, AuditEvent, LoginAttempt
 from webapp.errors import Locked, RateLimited
-from webapp.extensions import db
-from webapp.models import STATE_COLLECTING, STATE_GRANTED, AuditEvent, LoginAttempt
 
 
 def _seconds(delta: timedelta) -> int:

@@ -1,6 +1,6 @@
 """Secrets, tokens, CSRF and request-origin checks.
 
-Browser sessions live server-side (:class:`webapp.models.UserSession`): the cookie holds a
+Browser sessions live server-side (:class:`webapp.db.models.UserSession`): the cookie holds a
 random session token whose SHA-256 is stored, so logging out revokes the session for good
 (a copied cookie stops working), and every login issues a new token (session fixation).
 """
@@ -18,9 +18,9 @@ from flask import current_app, request, session
 from flask_login import UserMixin, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.db.extensions import db, login_manager
+from webapp.db.models import ApiToken, User, UserSession, utcnow
 from webapp.errors import CsrfFailed, Forbidden
-from webapp.extensions import db, login_manager
-from webapp.models import ApiToken, User, UserSession, utcnow
 
 CSRF_SESSION_KEY = "_csrf"
 TOKEN_PREFIX = "lg_"

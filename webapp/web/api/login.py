@@ -7,13 +7,13 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from webapp.api import bp
-from webapp.api.uploads import optional_int, part_bytes, require_multipart
+from webapp.accounts.security import client_address, end_session, start_session
+from webapp.db.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
 from webapp.face.image import ImageLimits, ImageTooLarge, NotAnImage, UnsupportedImage, decode_image
 from webapp.login import service
-from webapp.models import STATE_DENIED, STATE_GRANTED, utcnow
-from webapp.security import client_address, end_session, start_session
+from webapp.web.api import bp
+from webapp.web.uploads import optional_int, part_bytes, require_multipart
 
 # Multipart framing around one frame; a body bigger than the frame limit plus this is refused
 # before Werkzeug parses (and spools) it.

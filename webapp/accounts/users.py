@@ -6,11 +6,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.accounts.security import hash_password
+from webapp.db.extensions import db
+from webapp.db.models import ROLE_ADMIN, ROLE_USER, FaceTemplate, User, UserSession, utcnow
 from webapp.errors import InvalidRequest, UnknownUser, UserExists
-from webapp.extensions import db
 from webapp.login.service import normalise_username
-from webapp.models import ROLE_ADMIN, ROLE_USER, FaceTemplate, User, UserSession, utcnow
-from webapp.security import hash_password
 
 
 def find_user(username: str) -> User:

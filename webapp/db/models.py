@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp import clock
-from webapp.extensions import db
+from webapp.db import clock
+from webapp.db.extensions import db
 
 ROLE_USER = "user"
 ROLE_ADMIN = "admin"
@@ -25,7 +25,7 @@ STATE_DENIED = "denied"
 
 
 def utcnow() -> datetime:
-    """Server-clock now (indirect, so that tests moving webapp.clock also move defaults)."""
+    """Server-clock now (indirect, so that tests moving webapp.db.clock also move defaults)."""
     return clock.utcnow()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
+from webapp.db.extensions import db
 from webapp.errors import ServiceUnavailable
-from webapp.extensions import db
 from webapp.runtime import runtime
 
 bp = Blueprint("health", __name__)

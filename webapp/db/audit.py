@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.db.extensions import db
+from webapp.db.models import AuditEvent
 
 
 def audit(kind: str, *, subject: str | None = None, actor: str | None = None, client_addr: str = "", **detail: Any) -> None:

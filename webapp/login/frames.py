@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_distance
-from webapp.challenge.phash import FrameHash, frame_hash
 from webapp.challenge.steps import FaceSignals
 from webapp.face.match import best_distance
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.policy import FrameFacts
+from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime import Runtime
 
 

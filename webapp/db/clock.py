@@ -1,5 +1,5 @@
 """The server clock. Every expiry, lockout and timestamp reads time through ``utcnow`` here,
-so tests can move time (monkeypatch ``webapp.clock.utcnow``) without sleeping."""
+so tests can move time (monkeypatch ``webapp.db.clock.utcnow``) without sleeping."""
 
 from __future__ import annotations
 

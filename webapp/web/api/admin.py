@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
 
-from webapp.api import bp
-from webapp.api.uploads import part_bytes, require_multipart
-from webapp.audit import audit
-from webapp.enrollment import enroll_images, enroll_limits
+from webapp.accounts.enrollment import enroll_images, enroll_limits
+from webapp.accounts.security import bearer_user, check_csrf, client_address
+from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, user_json, users_with_counts
+from webapp.db.audit import audit
+from webapp.db.extensions import db
+from webapp.db.models import LoginAttempt
 from webapp.errors import (
     ApiError,
     BadImage,
@@ -28,16 +30,14 @@ from webapp.errors import (
     NoFace,
     Unauthorized,
 )
-from webapp.extensions import db
 from webapp.face.image import ImageError, decode_image
 from webapp.face.match import match
 from webapp.login import policy as pol
+from webapp.login.frames import score_still, single_face
 from webapp.login.service import get_attempt, recent_attempts, user_encodings, user_material
-from webapp.models import LoginAttempt
-from webapp.pipeline import score_still, single_face
 from webapp.runtime import runtime
-from webapp.security import bearer_user, check_csrf, client_address
-from webapp.users import create_user, delete_templates, delete_user, find_user, user_json, users_with_counts
+from webapp.web.api import bp
+from webapp.web.uploads import part_bytes, require_multipart
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,15 +15,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from webapp.api.admin import attempt_json
-from webapp.audit import audit
+from webapp.accounts.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
+from webapp.accounts.users import create_user, find_user, users_with_counts
+from webapp.db.audit import audit
+from webapp.db.extensions import db
+from webapp.db.models import FaceTemplate, User, utcnow
 from webapp.errors import ApiError, Locked, UnknownAttempt
-from webapp.extensions import db
 from webapp.login.service import get_attempt, recent_attempts
 from webapp.login.throttle import check_password_lock
-from webapp.models import FaceTemplate, User, utcnow
-from webapp.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
-from webapp.users import create_user, find_user, users_with_counts
+from webapp.web.api.admin import attempt_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 from flask import current_app
 
-from webapp.extensions import db
+from webapp.accounts.templates import ENCODING_MODEL, pack_encoding, pack_refs
+from webapp.db.extensions import db
+from webapp.db.models import FaceTemplate, User
 from webapp.face.image import ImageError, ImageLimits, decode_image
 from webapp.face.match import best_distance
+from webapp.login.frames import single_face
 from webapp.login.service import user_encodings
-from webapp.models import FaceTemplate, User
-from webapp.pipeline import single_face
 from webapp.runtime import runtime
-from webapp.template_store import ENCODING_MODEL, pack_encoding, pack_refs
 
 SOURCES = ("upload", "webcam", "cli")
 
