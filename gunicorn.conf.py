@@ -20,7 +20,7 @@ loglevel = os.environ.get("LIVEGATE_LOG_LEVEL", "info")
 
 def post_worker_init(worker):
     """Load the face and liveness models in each worker before it takes requests."""
-    from webapp.runtime import runtime, warm_up
+    from webapp.runtime.worker import runtime, warm_up
 
     with worker.wsgi.app_context():
         rt = runtime()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tests.support.frames import jittered_jpeg, noisy_jpeg, portrait
-from webapp.challenge.blink import get_detector
+from webapp.challenge.blink import BlinkDetector
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose
 from webapp.challenge.motion import update_motion
 from webapp.config import DEFAULTS
@@ -55,7 +55,7 @@ def stages(n: int) -> dict[str, dict[str, float]]:
     # identity-aware members abstain and the timing would leave them out.
     refs = {name: emb[None] for name, emb in ensemble.embed_references(rgb, box).items()}
     motion0 = update_motion(None, obs.landmarks, 0.0)
-    blink = get_detector(DEFAULTS["BLINK_MODEL_DIR"])
+    blink = BlinkDetector.load(Path(DEFAULTS["BLINK_MODEL_DIR"]))
     return {
         "decode_jpeg": _time(lambda: decode_image(data, limits), n),
         "detect_hog": _time(lambda: engine.detect(rgb), n),

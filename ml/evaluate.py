@@ -38,6 +38,7 @@ from ml.metrics import Presentations, pad_report
 from ml.paths import MODELS_DIR
 from ml.scoring import enrollment_mask
 from webapp.face import read_image_file
+from webapp.face.retinaface import RetinaFace, matching_box
 from webapp.liveness import LivenessEnsemble, load_ensemble
 from webapp.liveness.card import EnsembleCard, EnsembleMember
 
@@ -109,6 +110,8 @@ def score_samples(
                 for name, emb in ensemble.embed_references(read_image_file(str(paths[j])), box).items():
                     per_model.setdefault(name, []).append(emb)
             references[str(person)] = {k: np.stack(v) for k, v in per_model.items()}
+    # Members framed on RetinaFace boxes get them as the service gives them (login/frames.py).
+    context_detector = RetinaFace.load() if ensemble.needs_context else None
     fused = np.full(len(samples), np.nan)
     model_scores = {name: np.full(len(samples), np.nan) for name in ensemble.models}
     timings: list[float] = []
@@ -117,9 +120,10 @@ def score_samples(
             continue
         rgb = read_image_file(str(sample.path))
         t = time.perf_counter()
-        result = ensemble.score_face(rgb, det.box, references.get(str(persons[i])))
+        context = matching_box(context_detector.detect(rgb), det.box) if context_detector is not None else None
+        result = ensemble.score_face(rgb, det.box, references.get(str(persons[i])), context)
         timings.append((time.perf_counter() - t) * 1000.0)
-        fused[i] = result.live_score
+        fused[i] = np.nan if result.live_score is None else result.live_score
         for name, value in result.models.items():
             model_scores[name][i] = value
     return Scored(list(samples), fused, model_scores, refs, timings)

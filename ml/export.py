@@ -22,7 +22,7 @@ import numpy as np
 
 from ml.models import ModelSpec, get_spec
 from webapp.liveness.card import parse_model_card
-from webapp.onnx_files import cpu_session, sha256_file
+from webapp.runtime.files import cpu_session, sha256_file
 
 PARITY_TOLERANCE = 1e-4
 INPUT_SCALE = 1.0 / 255.0  # every ml model takes RGB in [0, 1], NHWC (see ml/sampling.py)

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from tests.support.api import cli_add_user
 from webapp.db.extensions import db
-from webapp.db.models import ApiToken, FaceTemplate, User
+from webapp.db.models import ApiToken, AuditEvent, FaceTemplate, User
 
 
+@pytest.mark.slow  # dlib: enrollment
 def test_users_add_enrolls_faces(app: Flask, runner: Any) -> None:
     result = cli_add_user(runner)
     assert result.exit_code == 0, result.output
@@ -28,6 +30,12 @@ def test_users_add_reports_rejections(app: Flask, runner: Any, tmp_path: Any) ->
     result = runner.invoke(args=["users", "add", "bob", "--display-name", "Bob", "--face", str(junk)])
     assert result.exit_code == 1
     assert "rejected junk.jpg: bad_image" in result.output
+    assert "bob was not created" in result.output
+    with app.app_context():  # the user and its audit events went together, not half
+        assert db.session.scalar(sa.select(User).where(User.username == "bob")) is None
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.subject == "bob")) == 0
+    created = runner.invoke(args=["users", "add", "bob", "--display-name", "Bob"])
+    assert created.exit_code == 0 and "created bob" in created.output
     again = runner.invoke(args=["users", "add", "bob", "--display-name", "Bob"])
     assert again.exit_code == 1 and "already exists" in again.output
 

@@ -11,9 +11,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.support.frames import photo_rgb
 from webapp.face import FaceEngine
+
+pytestmark = pytest.mark.slow  # the dlib models
 
 
 def test_import_face_recognition_in_a_fresh_interpreter() -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 from webapp.db.extensions import db
 
 
-def test_upgrade_on_an_empty_instance_matches_the_models(tmp_path: Path, redblue_model_dir: Path) -> None:
-    app = make_app(tmp_path, redblue_model_dir)  # runs `flask db upgrade` on a new SQLite file
+def test_upgrade_on_an_empty_instance_matches_the_models(app_factory: AppFactory) -> None:
+    app = app_factory()  # runs `flask db upgrade` on a new SQLite file
     with app.app_context():
         tables = set(sa.inspect(db.engine).get_table_names())
         assert {"users", "face_templates", "login_attempts", "attempt_frames", "user_sessions", "api_tokens", "audit_events"} <= tables
@@ -23,7 +21,7 @@ def test_upgrade_on_an_empty_instance_matches_the_models(tmp_path: Path, redblue
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_cli_db_upgrade(tmp_path: Path, redblue_model_dir: Path) -> None:
-    app = make_app(tmp_path, redblue_model_dir)
+def test_cli_db_upgrade(app_factory: AppFactory) -> None:
+    app = app_factory()
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output

@@ -15,6 +15,8 @@ from flask import Flask, Response, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import DEFAULTS
+from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
+from webapp.settings import Settings
 
 SECRET_FILE = "secret_key"
 # Only our own scripts and styles; camera frames are blob: URLs; no one may frame us.
@@ -66,9 +68,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livegate.sqlite'}"
-    app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["SESSION_LIFETIME_SECONDS"])
-    if int(app.config["TRUSTED_PROXIES"]) > 0:
-        n = int(app.config["TRUSTED_PROXIES"])
+    # Every knob parsed and validated now: a bad value stops the app here, naming its key.
+    cfg = Settings.from_config(app.config)
+    app.extensions[SETTINGS_KEY] = cfg
+    app.config["PERMANENT_SESSION_LIFETIME"] = cfg.session_lifetime_seconds
+    if cfg.trusted_proxies > 0:
+        n = cfg.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from webapp.db import extensions
@@ -84,8 +89,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     _register(app)
 
-    if app.config["PRELOAD_MODELS"]:
-        from webapp.runtime import EXTENSION_KEY, build_runtime
+    if cfg.models.preload:
+        from webapp.runtime.worker import EXTENSION_KEY, build_runtime
 
         app.extensions[EXTENSION_KEY] = build_runtime(app)
     return app

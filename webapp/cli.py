@@ -80,40 +80,47 @@ def admin_token(name: str, label: str) -> None:
     "--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable)."
 )
 def users_add(username: str, display_name: str, faces: tuple[Path, ...]) -> None:
-    """Create USERNAME and enroll the given face photos."""
+    """Create USERNAME and enroll the given face photos, in one transaction: when photos are
+    given and every one of them is rejected, no user is created (exit status 1)."""
     try:
         user = create_user(username, display_name)
     except ApiError as exc:
         _fail(exc.description or exc.error)
     audit("user_created", subject=user.username, actor="cli")
+    enrolled = _enroll(user, faces) if faces else 0
+    if faces and enrolled == 0:
+        db.session.rollback()
+        _fail(f"no photo was usable: {user.username} was not created")
     db.session.commit()
     click.echo(f"created {user.username}")
     if faces:
-        _enroll(user, faces)
+        click.echo(f"enrolled {enrolled} of {len(faces)} photos for {user.username}")
 
 
 @users_cli.command("enroll")
 @click.argument("username")
 @click.option("--face", "faces", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def users_enroll(username: str, faces: tuple[Path, ...]) -> None:
-    """Enroll more face photos for an existing user."""
+    """Enroll more face photos for an existing user (exit status 1 when none was usable)."""
     try:
         user = find_user(username)
     except ApiError:
         _fail(f"no user named {username}")
-    _enroll(user, faces)
+    enrolled = _enroll(user, faces)
+    db.session.commit()  # the audit of a fully rejected enrollment is kept too
+    click.echo(f"enrolled {enrolled} of {len(faces)} photos for {user.username}")
+    if enrolled == 0:
+        sys.exit(1)
 
 
-def _enroll(user: User, faces: tuple[Path, ...]) -> None:
+def _enroll(user: User, faces: tuple[Path, ...]) -> int:
+    """Analyse and add the photos, audit the result, report rejections; the caller commits."""
     result = enroll_images(user, [p.read_bytes() for p in faces], "cli")
     audit("faces_enrolled", subject=user.username, actor="cli", enrolled=result.enrolled, rejected=len(result.rejected))
-    db.session.commit()
-    click.echo(f"enrolled {result.enrolled} of {len(faces)} photos for {user.username}")
     for r in result.rejected:
         name = faces[r["index"]].name if r["index"] is not None else "-"
         click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
-    if result.enrolled == 0:
-        sys.exit(1)
+    return result.enrolled
 
 
 @users_cli.command("list")

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "LIVENESS_MODEL_DIR": str(PACKAGE_DIR / "assets" / "models"),
     # Check each model file's sha256 against its card at start-up.
     "LIVENESS_VERIFY_MODELS": True,
+    # The context detector (RetinaFace, ``webapp/assets/detector``) that frames the crops of the
+    # liveness members trained on its boxes (crop method "silentface" in their cards). Loaded only
+    # when the ensemble has such a member.
+    "CONTEXT_DETECTOR_DIR": str(PACKAGE_DIR / "assets" / "detector"),
     # Load the dlib and ONNX models inside create_app. Off by default so CLI commands stay
     # fast; gunicorn.conf.py warms each worker up instead (never in the master: onnxruntime
     # imported before fork makes workers hang on shutdown, see shared/notes/stack.md).
@@ -100,7 +104,7 @@ DEFAULTS: dict[str, Any] = {
     # Byte-identical frames tolerated within one attempt before it ends as `replay` (a live
     # camera never repeats a JPEG byte for byte; a frozen canvas can, once or twice).
     "REPLAY_MAX_DUPLICATE_FRAMES": 2,
-    # Re-encoded copies of earlier frames (perceptual hash + block fingerprint, phash.py),
+    # Re-encoded copies of earlier frames (perceptual hash + block fingerprint, webapp/replay/hashes.py),
     # compared with this attempt's frames and those of the same username's last
     # REPLAY_LOOKBACK_ATTEMPTS attempts. Measured: 0 of 7,134 live frames flagged; a re-sent
     # frame is caught 36 % of the time, so a replay of 20 frames trips the count 99 % of times.

@@ -17,7 +17,7 @@ import numpy as np
 from ml.augment.sheet import contact_sheet, synthetic_face
 from ml.augment.synth import SPOOF_KINDS, make_spoof
 from ml.datasets.layout import IMAGE_SUFFIXES
-from webapp.face import CropSpec, crop_face, get_engine, read_image_file
+from webapp.face import CropSpec, FaceEngine, crop_face, read_image_file
 
 
 def _faces_from(folder: Path, size: int, limit: int) -> list[np.ndarray]:
@@ -25,7 +25,7 @@ def _faces_from(folder: Path, size: int, limit: int) -> list[np.ndarray]:
     faces = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         rgb = read_image_file(str(path))
-        boxes = get_engine().detect(rgb)
+        boxes = FaceEngine().detect(rgb)
         if boxes:
             faces.append(crop_face(rgb, boxes[0], CropSpec(size, 1.0)))
         if len(faces) >= limit:
@@ -62,7 +62,7 @@ def spoofify(src: Path, out: Path, kind: str | None, per_image: int, seed: int, 
     for path in sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         rgb = read_image_file(str(path))
         if crop:
-            boxes = get_engine().detect(rgb)
+            boxes = FaceEngine().detect(rgb)
             if not boxes:
                 continue
             rgb = crop_face(rgb, boxes[0], CropSpec(crop, 2.0))

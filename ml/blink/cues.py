@@ -40,7 +40,7 @@ from ml.blink.synth import camera_noise, jpeg_roundtrip, list_photos, plane_homo
 from ml.blink.tracks import Track, ensure, observe
 from ml.blink.windows import client_times
 from webapp.challenge.geometry import head_pose, same_face_track
-from webapp.challenge.motion import MotionSettings, motion_is_planar, planarity, update_motion
+from webapp.challenge.motion import MotionSettings, MotionSummary, motion_is_planar, planarity, update_motion
 from webapp.face import FaceEngine, encode_jpeg
 from webapp.replay.hashes import fingerprint_distance, frame_hash, hamming
 
@@ -78,7 +78,7 @@ def real_pairs(tracks: list[Track], rng: np.random.Generator) -> tuple[list[dict
                 if len(idx) < 4:
                     continue
                 ref = idx[0]
-                summary: dict[str, Any] | None = None
+                summary: MotionSummary | None = None
                 for i in idx:
                     summary = update_motion(summary, tr.landmarks[i], float(yaw[i]))
                     if i != ref:
@@ -96,8 +96,8 @@ def real_pairs(tracks: list[Track], rng: np.random.Generator) -> tuple[list[dict
                 attempts.append(
                     {
                         "clip": tr.name,
-                        "turned": summary["turned"],
-                        "planar_turned": summary["planar_turned"],
+                        "turned": summary.turned,
+                        "planar_turned": summary.planar_turned,
                         "planar": motion_is_planar(summary),
                     }
                 )
@@ -172,7 +172,7 @@ def photo_turn_attempts(engine: FaceEngine, rng: np.random.Generator, photos: li
     for name, base in photos:
         size = base.shape[:2]
         sign = float(rng.choice([-1.0, 1.0]))
-        summary: dict[str, Any] | None = None
+        summary: MotionSummary | None = None
         yaws = []
         for plane_yaw in TURN_RAMP:
             hmat = plane_homography(size, sign * plane_yaw, rng.normal(0, 4), rng.normal(0, 2), (rng.normal(0, 3), rng.normal(0, 3)), 1.0)
@@ -188,8 +188,8 @@ def photo_turn_attempts(engine: FaceEngine, rng: np.random.Generator, photos: li
             {
                 "photo": name,
                 "max_dyaw": round(float(max(abs(y - yaws[0]) for y in yaws)), 1),
-                "turned": summary["turned"],
-                "planar_turned": summary["planar_turned"],
+                "turned": summary.turned,
+                "planar_turned": summary.planar_turned,
                 "planar": motion_is_planar(summary),
             }
         )
@@ -202,15 +202,15 @@ def tilt_track_attempts() -> list[dict[str, Any]]:
         if not tr.name.endswith("tilt"):
             continue
         yaw = tr.head_angles()[0]
-        summary: dict[str, Any] | None = None
+        summary: MotionSummary | None = None
         for i in np.flatnonzero(tr.has_face)[::3]:  # 15 fps track -> 5 fps attempt
             summary = update_motion(summary, tr.landmarks[i], float(yaw[i]))
         if summary is not None:
             out.append(
                 {
                     "track": tr.name,
-                    "turned": summary["turned"],
-                    "planar_turned": summary["planar_turned"],
+                    "turned": summary.turned,
+                    "planar_turned": summary.planar_turned,
                     "planar": motion_is_planar(summary),
                 }
             )
@@ -476,11 +476,11 @@ def stillness_report() -> dict[str, Any]:
                 idx = sampled_indices(tr, fps, rng, span=10.0)
                 if len(idx) < 5:
                     continue
-                s: dict[str, Any] | None = None
+                s: MotionSummary | None = None
                 for i in idx:
                     s = update_motion(s, tr.landmarks[i], float(yaw[i]))
                 assert s is not None
-                out.append(float(s["mean_step"]))
+                out.append(s.mean_step)
         return out
 
     photos = load_all(("frtest", "sivakumar", "5celeb", "deepface", "willydev"), STILLS_DIR)
@@ -497,8 +497,9 @@ def stillness_report() -> dict[str, Any]:
 
 
 def cost_report(repeat: int = 50) -> dict[str, Any]:
-    from webapp.challenge.blink import gaps, get_detector
-    from webapp.challenge.motion import flow_planarity, update_timing
+    from ml.studies.flow import flow_planarity
+    from webapp.challenge.blink import BlinkDetector, gaps
+    from webapp.challenge.motion import TimingStats, update_timing
 
     engine = FaceEngine()
     track = ensure(["sivakumar/Jaya.mp4"])[0]
@@ -509,7 +510,7 @@ def cost_report(repeat: int = 50) -> dict[str, Any]:
     grey, grey2 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb2, cv2.COLOR_RGB2GRAY)
     ears = track.ears()[:8].tolist()
     dts = gaps(track.t[:8].tolist())
-    detector = get_detector()
+    detector = BlinkDetector.load()
     motion = update_motion(None, lm, 0.0)
     cases: dict[str, Callable[[], object]] = {
         "blink_probability (features + onnx)": lambda: detector.probability(ears, dts, 0.34),
@@ -518,7 +519,7 @@ def cost_report(repeat: int = 50) -> dict[str, Any]:
         "flow_planarity (LK on 480x360, face box)": lambda: flow_planarity(grey, grey2, box.as_list()),  # type: ignore[arg-type]
         "frame_hash (pHash + dHash + block fingerprint, whole frame)": lambda: frame_hash(rgb),
         "same_face_track": lambda: same_face_track(lm, lm2, 0.2),
-        "update_timing": lambda: update_timing({"frames": 3, "last_t": 1.0, "min_gap": 0.2, "mean_gap": 0.2, "m2": 0.0, "fast": 0}, 1.2),
+        "update_timing": lambda: update_timing(TimingStats(frames=3, last_t=1.0, min_gap=0.2, mean_gap=0.2, m2=0.0, fast=0), 1.2),
         "reference: dlib HOG detect": lambda: engine.detect(rgb),
     }
     out = {}

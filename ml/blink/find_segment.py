@@ -26,7 +26,7 @@ import numpy as np
 from ml.blink.labels import find_events
 from ml.blink.paths import SHARED_VIDEOS
 from ml.blink.tracks import Track, cached, ensure, extract
-from webapp.challenge.blink import BlinkDetector, gaps, get_detector, window_features
+from webapp.challenge.blink import BlinkDetector, gaps, window_features
 from webapp.challenge.geometry import inter_ocular_distance
 from webapp.face import FaceEngine
 
@@ -80,7 +80,7 @@ def detection_rate(track: Track, ears: np.ndarray, t_lo: float, t_hi: float, fps
 
 
 def find(video: Path, steady: float = 2.5, after: float = 1.0, detector: BlinkDetector | None = None) -> list[Segment]:
-    detector = detector or get_detector()
+    detector = detector or BlinkDetector.load()
     track = load_track(video)
     ears = track.ears()
     events = find_events(track)

@@ -48,7 +48,7 @@ from ml.blink.tracks import Track, ensure
 from ml.blink.windows import FPS_CHOICES, Clip, Stream, clip_windows, inject_blinks, make_stream, stream_windows
 from ml.strict_json import finite
 from webapp.challenge.blink import CARD_FILE, FEATURES_VERSION, feature_names
-from webapp.onnx_files import cpu_session, sha256_file
+from webapp.runtime.files import cpu_session, sha256_file
 
 N_SUMMARY = 18  # leading summary columns of window_features; the ratio sequence follows
 KNN_MAX_ROWS = 6000  # KNN keeps its training rows in the model: cap them (and the ONNX size)

@@ -1,6 +1,6 @@
 """Face boxes and model-input crops of dataset images, made by the service's own code path.
 
-Detection is ``webapp.face.get_engine().detect`` and cropping is ``webapp.face.crop_face``:
+Detection is ``webapp.face.FaceEngine().detect`` and cropping is ``webapp.face.crop_face``:
 exactly what the login pipeline runs, so a model trains on the framing it will see. Both are
 deterministic, so results are cached: boxes per file content (sha1) in one JSON file, crops
 per (file, crop spec) in one ``.npz`` per spec, under ``.cache/ml`` (git-ignored).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.paths import CACHE_DIR
-from webapp.face import Box, CropSpec, crop_face, get_engine, read_image_file
+from webapp.face import Box, CropSpec, FaceEngine, crop_face, read_image_file
 
 # Where HOG puts the face in the tight crop sets when it finds one (medians over 6,400 crops
 # of ../shared/datasets/pad): box side = 1.13 x the shorter image side (the SSD crops are
@@ -96,7 +96,7 @@ class DetectionCache:
 
 def detect_image(rgb: np.ndarray) -> Detection:
     """Run the service detector once on an RGB image."""
-    boxes = get_engine().detect(rgb)
+    boxes = FaceEngine().detect(rgb)
     return Detection(boxes[0] if boxes else None, len(boxes), (int(rgb.shape[0]), int(rgb.shape[1])))
 
 

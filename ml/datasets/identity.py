@@ -19,7 +19,7 @@ import numpy as np
 
 from ml.datasets.faces import DetectionCache, detect_files, file_key
 from ml.paths import CACHE_DIR
-from webapp.face import get_engine, read_image_file
+from webapp.face import FaceEngine, read_image_file
 
 ENCODING_DIM = 128
 # Same-person linkage: face_recognition's usual tolerance is 0.6; the service matches at 0.5.
@@ -46,7 +46,7 @@ def encode_files(paths: Sequence[Path], progress: bool = False) -> np.ndarray:
         if det.box is None:
             continue
         if key not in cache:
-            obs = get_engine().observe(read_image_file(str(path)), det.box, encode=True)
+            obs = FaceEngine().observe(read_image_file(str(path)), det.box, encode=True)
             assert obs.encoding is not None
             cache[key] = obs.encoding
             dirty = True

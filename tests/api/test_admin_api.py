@@ -110,6 +110,7 @@ def test_create_list_and_conflict(client: FlaskClient, token: str) -> None:
     assert {u["username"]: u["templates"] for u in users} == {"alice": 0, "root": 0}
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     create_alice(client, token)
     tiny = encode_jpeg(np.ascontiguousarray(face_crop(photo_rgb("obama.jpg"), 130, 2.0)))
@@ -139,6 +140,7 @@ def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, pho
     assert {u["username"]: u["templates"] for u in users}["alice"] == 2
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_webcam_enrollment_needs_three_good_frames(client: FlaskClient, token: str) -> None:
     create_alice(client, token)
     frames = [jittered_jpeg(portrait("obama2.jpg"), i) for i in range(2)] + [blank_jpeg()] * 3
@@ -159,6 +161,7 @@ def test_enroll_unknown_user_and_no_images(client: FlaskClient, token: str) -> N
     assert (r.status_code, r.get_json()["error"]) == (400, "invalid_request")
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_delete_faces_then_user(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     enroll_alice(client, token, photo_bytes)
     assert client.delete("/api/v1/admin/users/alice/faces", headers=auth(token)).status_code == 204
@@ -172,6 +175,7 @@ def test_delete_faces_then_user(client: FlaskClient, token: str, photo_bytes: di
 # --- attempts, verify, liveness ----------------------------------------------------------
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_attempts_list_shows_scores_to_admins_only(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     enroll_alice(client, token, photo_bytes)
     attempt_id = start(client, "alice").get_json()["attempt_id"]
@@ -191,6 +195,7 @@ def test_attempts_list_shows_scores_to_admins_only(client: FlaskClient, token: s
     assert client.get("/api/v1/admin/attempts?limit=abc", headers=auth(token)).status_code == 400
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_verify_matches_the_same_person_only(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
     enroll_alice(client, token, photo_bytes)
 
@@ -208,6 +213,7 @@ def test_verify_matches_the_same_person_only(client: FlaskClient, token: str, ph
     assert verify(photo_bytes["obama2.jpg"], "ghost").status_code == 404
 
 
+@pytest.mark.slow  # dlib: the images are analysed
 def test_liveness_scores_each_image_like_a_login_frame(client: FlaskClient, token: str) -> None:
     live_frame = portrait("obama2.jpg")
     images = [encode_jpeg(live_frame, 95), blank_jpeg(), encode_jpeg(swap_red_blue(live_frame), 95), b"junk"]

@@ -3,12 +3,15 @@
 Identity and detection are real (dlib on face_recognition's test photos); passive liveness is
 the transparent red/blue test model (tests/support/models.py); where a test needs a user who
 follows the prompts, the landmark signals are scripted (the geometry has its own tests).
+
+Flows that are attacks (a still photo, repeated or borrowed frames, two faces, an unknown
+username, an expired attempt, guessing until the account locks) are tested once, in the attack
+suite (tests/attacks/test_attacks.py), with every check these tests used to make of them.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,12 +24,8 @@ from tests.support.frames import (
     blank_jpeg,
     gif_bytes,
     jittered_frames,
-    noisy_jpeg,
-    photo_rgb,
-    side_by_side,
     swap_red_blue,
 )
-from webapp.db import clock
 from webapp.db.extensions import db
 from webapp.db.models import AttemptFrame, LoginAttempt
 
@@ -118,8 +117,56 @@ def test_frame_must_be_multipart_with_a_frame_field(client: FlaskClient, alice: 
     assert (raw.status_code, raw.get_json()["error"]) == (415, "unsupported_media")
     missing = client.post(f"/api/v1/login/{attempt_id}/frames", data={"seq": "1"}, content_type="multipart/form-data")
     assert (missing.status_code, missing.get_json()["error"]) == (400, "bad_frame")
-    bad_seq = post_frame(client, attempt_id, jittered_frames(1)[0], seq=None)
-    assert bad_seq.status_code == 200
+
+
+# The optional `seq` field (shared spec: "client frame counter"; webapp/web/uploads.py
+# optional_int): absent or empty means none; an integer is kept as sent (client_seq; the server
+# numbers frames itself, in order of arrival); anything else is 400 invalid_request and the
+# frame is not taken.
+
+
+@pytest.mark.parametrize(
+    "seq",
+    ["abc", "1.5", "0x10", "1e3", " ", "--1", "9" * 5000],
+    ids=["text", "decimal", "hex", "exponent", "blank", "two-signs", "5000-digits"],
+)
+def test_seq_that_is_not_an_integer_is_refused(app: Flask, client: FlaskClient, seq: str) -> None:
+    attempt_id = start(client, "nobody-here").get_json()["attempt_id"]
+    r = post_frame(client, attempt_id, blank_jpeg(), seq=seq)
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "invalid_request", "message": "seq must be an integer"}
+    row = attempt_row(app, attempt_id)
+    assert (row.state, row.frames_received) == ("collecting", 0)
+
+
+@pytest.mark.slow  # the frame is analysed (dlib face detection)
+@pytest.mark.parametrize(
+    ("seq", "stored"),
+    [(None, None), ("", None), ("7", 7), ("0", 0), ("-1", -1), (" 12 ", 12), (str(2**63 - 1), 2**63 - 1)],
+    ids=["absent", "empty", "7", "0", "negative", "spaces", "int64-max"],
+)
+def test_seq_is_optional_and_kept_as_sent(app: Flask, client: FlaskClient, seq: str | None, stored: int | None) -> None:
+    attempt_id = start(client, "nobody-here").get_json()["attempt_id"]
+    r = post_frame(client, attempt_id, blank_jpeg(), seq=seq)
+    assert (r.status_code, r.get_json()["state"]) == (200, "collecting")
+    row = attempt_row(app, attempt_id)
+    with app.app_context():
+        frames = db.session.execute(sa.select(AttemptFrame.seq, AttemptFrame.client_seq).where(AttemptFrame.attempt_id == row.id)).all()
+    assert [tuple(f) for f in frames] == [(1, stored)]
+
+
+@pytest.mark.slow  # the frame is analysed (dlib face detection) before the value reaches the database
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="webapp bug: optional_int accepts integers beyond SQLite's 64-bit INTEGER; storing one as "
+    "client_seq raises OverflowError and the client gets 500 internal_error instead of 400 invalid_request",
+)
+@pytest.mark.parametrize("seq", [str(2**63), "9" * 30], ids=["int64-max+1", "30-digits"])
+def test_seq_too_big_to_store_is_refused(client: FlaskClient, seq: str) -> None:
+    attempt_id = start(client, "nobody-here").get_json()["attempt_id"]
+    r = post_frame(client, attempt_id, blank_jpeg(), seq=seq)
+    assert (r.status_code, r.get_json()["error"]) == (400, "invalid_request")
 
 
 def test_huge_frame_is_refused_before_parsing(client: FlaskClient, alice: str) -> None:
@@ -220,33 +267,10 @@ def test_session_id_is_rotated_on_login(client: FlaskClient, alice: str, monkeyp
     assert other.get("/api/v1/me").status_code == 401
 
 
-def test_still_photo_sequence_is_denied_by_the_challenge(app: Flask, client: FlaskClient, alice: str) -> None:
-    attempt_id = start(client).get_json()["attempt_id"]
-    bodies = send_all(client, attempt_id, jittered_frames(30))
-    assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "challenge_failed")
-    assert len(bodies) < 30
-    assert "not seen in time" in bodies[-1]["prompt"]
-
-
 def test_another_person_is_denied(client: FlaskClient, alice: str) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
     bodies = send_all(client, attempt_id, jittered_frames(5, photo="biden.jpg"))
     assert (len(bodies), bodies[-1]["state"], bodies[-1]["reason"]) == (1, "denied", "no_match")
-
-
-def test_unknown_user_can_only_be_denied(client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    body = start(client, "mallory").get_json()
-    follow_prompts(monkeypatch, body["challenge"]["steps"])
-    bodies = send_all(client, body["attempt_id"], jittered_frames(12))
-    assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "no_match")
-    assert client.get("/api/v1/me").status_code == 401
-
-
-def test_two_faces_deny(client: FlaskClient, alice: str) -> None:
-    attempt_id = start(client).get_json()["attempt_id"]
-    frame = noisy_jpeg(side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg")), 1)
-    r = post_frame(client, attempt_id, frame)
-    assert (r.status_code, r.get_json()["state"], r.get_json()["reason"]) == (200, "denied", "multiple_faces")
 
 
 def test_no_face_frames_are_ignored_with_a_prompt(client: FlaskClient, alice: str) -> None:
@@ -264,35 +288,6 @@ def test_spoof_scores_deny(client: FlaskClient, alice: str, monkeypatch: pytest.
     assert (bodies[-1]["state"], bodies[-1]["reason"]) == ("denied", "spoof")
     assert "live person" in bodies[-1]["prompt"]
     assert "live" not in {k for b in bodies for k in b if k not in ("state", "prompt", "progress", "step", "reason")}
-
-
-def test_repeated_identical_frames_are_replay(client: FlaskClient, alice: str) -> None:
-    attempt_id = start(client).get_json()["attempt_id"]
-    frame = jittered_frames(1)[0]
-    states = [post_frame(client, attempt_id, frame).get_json() for _ in range(4)]
-    assert [s["state"] for s in states] == ["collecting"] * 3 + ["denied"]
-    assert states[-1]["reason"] == "replay"
-
-
-def test_frames_of_another_attempt_are_replay(client: FlaskClient, alice: str) -> None:
-    first = start(client).get_json()["attempt_id"]
-    recorded = jittered_frames(3)
-    send_all(client, first, recorded)
-    second = start(client).get_json()["attempt_id"]
-    r = post_frame(client, second, recorded[1])
-    assert (r.get_json()["state"], r.get_json()["reason"]) == ("denied", "replay")
-
-
-def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    attempt_id = start(client).get_json()["attempt_id"]
-    assert post_frame(client, attempt_id, jittered_frames(1)[0]).status_code == 200
-    later = clock.utcnow() + timedelta(seconds=61)
-    monkeypatch.setattr(clock, "utcnow", lambda: later)
-    for seed in (5, 6):
-        r = post_frame(client, attempt_id, jittered_frames(1, seed=seed)[0])
-        assert (r.status_code, r.get_json()["error"]) == (410, "attempt_expired")
-    row = attempt_row(app, attempt_id)
-    assert (row.state, row.reason) == ("denied", "timeout")
 
 
 @pytest.mark.parametrize("app_config", [{"ATTEMPT_MAX_FRAMES": 4}])
@@ -331,23 +326,6 @@ def test_concurrent_frames_of_one_attempt_are_all_counted(app: Flask, alice: str
 
 
 # --- throttling --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("app_config", [{"LOCKOUT_THRESHOLD": 2, "LOCKOUT_SECONDS": 600}])
-@pytest.mark.parametrize("username", ["alice", "nobody-here"])
-def test_lockout_after_consecutive_failures(client: FlaskClient, alice: str, username: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for seed in (0, 10):
-        attempt_id = start(client, username).get_json()["attempt_id"]
-        post_frame(client, attempt_id, jittered_frames(1, seed=seed, photo="biden.jpg")[0])
-    r = start(client, username)
-    assert (r.status_code, r.get_json()["error"]) == (423, "locked")
-    assert 1 <= int(r.headers["Retry-After"]) <= 600
-    # Other accounts are not affected, and the lock lifts after LOCKOUT_SECONDS.
-    other = "alice" if username != "alice" else "someone-else"
-    assert start(client, other).status_code == 201
-    later = clock.utcnow() + timedelta(seconds=601)
-    monkeypatch.setattr(clock, "utcnow", lambda: later)
-    assert start(client, username).status_code == 201
 
 
 @pytest.mark.parametrize("app_config", [{"RATE_LIMIT_ATTEMPTS": 3, "RATE_LIMIT_WINDOW_SECONDS": 60}])

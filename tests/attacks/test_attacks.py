@@ -1,5 +1,11 @@
 """Attacks on the login, mounted through the HTTP API. Each must be denied and audited with
-the right reason (the table is printed at the end of the run)."""
+the right reason (the table is printed at the end of the run).
+
+Each scenario is mounted here once: where the login API tests checked more of the same flow
+(statuses, prompts, when exactly the denial comes, throttling details), those checks are
+part of the attack's test. Each test has its own app and database, with alice copied in from
+an enrollment made once per session (tests/conftest.py ``alice``).
+"""
 
 from __future__ import annotations
 
@@ -19,15 +25,21 @@ Record = Callable[[str, str, str, bool], None]
 pytestmark = pytest.mark.attacks
 
 
-def run_frames(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> dict[str, Any]:
-    """Send frames until the attempt ends; the last answer (JSON body plus status)."""
-    last: dict[str, Any] = {}
+def frame_answers(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> list[dict[str, Any]]:
+    """Send frames until the attempt ends; every answer (JSON body plus status)."""
+    answers: list[dict[str, Any]] = []
     for seq, data in enumerate(frames, 1):
         r = post_frame(client, attempt_id, data, seq)
-        last = {"status": r.status_code, **(r.get_json() or {})}
-        if r.status_code != 200 or last.get("state") != "collecting":
+        answers.append({"status": r.status_code, **(r.get_json() or {})})
+        if r.status_code != 200 or answers[-1].get("state") != "collecting":
             break
-    return last
+    return answers
+
+
+def run_frames(client: FlaskClient, attempt_id: str, frames: list[bytes]) -> dict[str, Any]:
+    """Send frames until the attempt ends; the last answer (JSON body plus status)."""
+    answers = frame_answers(client, attempt_id, frames)
+    return answers[-1] if answers else {}
 
 
 def audited(app: Flask, attempt_id: str) -> tuple[str, str | None]:
@@ -56,8 +68,14 @@ def genuine_attempt(client: FlaskClient, monkeypatch: pytest.MonkeyPatch, frames
 
 def test_still_photo_of_the_enrolled_user(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    answer = run_frames(client, attempt_id, jittered_frames(40))
+    answers = frame_answers(client, attempt_id, jittered_frames(30))
+    answer = answers[-1]
     check(record, app, "still photo of the enrolled user", attempt_id, answer, {"challenge_failed"})
+    # The challenge ends it within thirty frames (3 baseline + at most 25 per step), every frame
+    # answered 200, and the user is told why.
+    assert [a["status"] for a in answers] == [200] * len(answers)
+    assert len(answers) < 30
+    assert "not seen in time" in answer["prompt"]
 
 
 def test_replay_of_a_recorded_genuine_attempt(
@@ -73,23 +91,33 @@ def test_replay_of_a_recorded_genuine_attempt(
 def test_frames_of_attempt_a_sent_to_attempt_b(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     first = start(client).get_json()["attempt_id"]
     frames = jittered_frames(4, seed=200)
-    run_frames(client, first, frames[:2])
+    sent = frame_answers(client, first, frames[:3])
+    assert [(a["status"], a["state"]) for a in sent] == [(200, "collecting")] * 3, sent
     second = start(client).get_json()["attempt_id"]
-    answer = run_frames(client, second, frames[1:])
-    check(record, app, "frames of attempt A sent to attempt B", second, answer, {"replay"})
+    answers = frame_answers(client, second, frames[1:])
+    check(record, app, "frames of attempt A sent to attempt B", second, answers[-1], {"replay"})
+    assert len(answers) == 1 and answers[0]["status"] == 200  # the first frame taken from A ends B
 
 
 def test_same_frame_sent_again_and_again(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    answer = run_frames(client, attempt_id, jittered_frames(1, seed=300) * 10)
-    check(record, app, "one frame injected repeatedly", attempt_id, answer, {"replay"})
+    answers = frame_answers(client, attempt_id, jittered_frames(1, seed=300) * 10)
+    check(record, app, "one frame injected repeatedly", attempt_id, answers[-1], {"replay"})
+    # Two repeats are tolerated (REPLAY_MAX_DUPLICATE_FRAMES), the third ends the attempt.
+    assert [(a["status"], a["state"]) for a in answers] == [(200, "collecting")] * 3 + [(200, "denied")]
 
 
 def test_two_faces(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
     attempt_id = start(client).get_json()["attempt_id"]
-    frame = noisy_jpeg(side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg")), 1)
-    answer = run_frames(client, attempt_id, [*jittered_frames(3, seed=400), frame])
-    check(record, app, "two faces in view", attempt_id, answer, {"multiple_faces"})
+    two_faces = side_by_side(photo_rgb("obama2.jpg"), photo_rgb("biden.jpg"))
+    answers = frame_answers(client, attempt_id, [*jittered_frames(3, seed=400), noisy_jpeg(two_faces, 1)])
+    check(record, app, "two faces in view", attempt_id, answers[-1], {"multiple_faces"})
+    # The two-face frame itself ends the attempt, answered 200 ...
+    assert [(a["status"], a["state"]) for a in answers] == [(200, "collecting")] * 3 + [(200, "denied")]
+    # ... and so does one that is the very first frame of an attempt.
+    other = start(client).get_json()["attempt_id"]
+    r = post_frame(client, other, noisy_jpeg(two_faces, 2))
+    assert (r.status_code, r.get_json()["state"], r.get_json()["reason"]) == (200, "denied", "multiple_faces")
 
 
 def test_face_swap_mid_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,8 +133,10 @@ def test_victims_photo_under_another_username(
 ) -> None:
     body = start(client, "mallory").get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
-    answer = run_frames(client, body["attempt_id"], jittered_frames(12, seed=600))
-    check(record, app, "enrolled face presented for another (unknown) username", body["attempt_id"], answer, {"no_match"})
+    answers = frame_answers(client, body["attempt_id"], jittered_frames(12, seed=600))
+    check(record, app, "enrolled face presented for another (unknown) username", body["attempt_id"], answers[-1], {"no_match"})
+    assert [a["status"] for a in answers] == [200] * len(answers)
+    assert client.get("/api/v1/me").status_code == 401  # an unknown username can only be denied
 
 
 def test_reuse_of_a_granted_attempt(app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,12 +154,15 @@ def test_expired_attempt(app: Flask, client: FlaskClient, alice: str, record: Re
     from webapp.db import clock
 
     attempt_id = start(client).get_json()["attempt_id"]
+    assert post_frame(client, attempt_id, jittered_frames(1, seed=800)[0]).status_code == 200  # in time
     later = clock.utcnow() + timedelta(seconds=61)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
-    r = post_frame(client, attempt_id, jittered_frames(1, seed=800)[0])
+    r = post_frame(client, attempt_id, jittered_frames(1, seed=801)[0])
     ok = r.status_code == 410 and r.get_json()["error"] == "attempt_expired"
     record("frames after the attempt expired", "410 attempt_expired", f"{r.status_code} {r.get_json().get('error')}", ok)
     assert ok
+    again = post_frame(client, attempt_id, jittered_frames(1, seed=802)[0])  # and it stays expired
+    assert (again.status_code, again.get_json()["error"]) == (410, "attempt_expired")
     assert audited(app, attempt_id) == ("denied", "timeout")
 
 
@@ -145,19 +178,47 @@ def test_direct_access_to_protected_pages(client: FlaskClient, alice: str, recor
     assert ok
 
 
-@pytest.mark.parametrize("app_config", [{"LOCKOUT_THRESHOLD": 5}])
-def test_guessing_attempts_lock_the_account(app: Flask, client: FlaskClient, alice: str, record: Record) -> None:
+@pytest.mark.parametrize("app_config", [{"LOCKOUT_THRESHOLD": 5, "LOCKOUT_SECONDS": 600}])
+def test_guessing_attempts_lock_the_account(
+    app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from webapp.db import clock
+
+    def fail(username: str, seed: int) -> None:
+        attempt_id = start(client, username).get_json()["attempt_id"]
+        run_frames(client, attempt_id, jittered_frames(1, photo="biden.jpg", seed=seed))
+
+    def assert_locked(r: Any) -> None:
+        assert (r.status_code, r.get_json()["error"]) == (423, "locked")
+        assert 1 <= int(r.headers["Retry-After"]) <= 600
+
+    # An unknown username locks exactly like a real one (throttling reveals nothing), and
+    # locking it leaves the other accounts alone.
     for i in range(5):
-        attempt_id = start(client).get_json()["attempt_id"]
-        run_frames(client, attempt_id, jittered_frames(1, photo="biden.jpg", seed=900 + i))
+        fail("nobody-here", 950 + i)
+    assert_locked(start(client, "nobody-here"))
+    assert start(client, "alice").status_code == 201
+
+    for i in range(5):
+        fail("alice", 900 + i)
     r = start(client)
     ok = r.status_code == 423 and r.get_json()["error"] == "locked"
     record("repeated attempts with another face", "423 locked after 5 failures", f"{r.status_code} {r.get_json().get('error')}", ok)
     assert ok
+    assert_locked(r)
+    assert start(client, "someone-else").status_code == 201
     with app.app_context():
         from webapp.db.models import AuditEvent
 
         assert db.session.scalar(sa.select(AuditEvent.kind).where(AuditEvent.kind == "locked")) == "locked"
+
+    # The lock lifts after LOCKOUT_SECONDS.
+    later = clock.utcnow() + timedelta(seconds=601)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    assert start(client, "alice").status_code == 201
+    assert start(client, "nobody-here").status_code == 201
 
 
 def swivel(photo: str, first: float, seed: int) -> list[bytes]:

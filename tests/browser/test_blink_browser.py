@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.browser.conftest import LiveServer, page_status
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 from tests.support.y4m import write_y4m
 from webapp.config import DEFAULTS
 
@@ -55,8 +55,8 @@ def kevin_camera(tmp_path: Path) -> Path:
     return write_y4m(tmp_path / "kevin.y4m", frames, fps=round(fps))
 
 
-def test_a_real_blink_completes_the_blink_step(tmp_path: Path, kevin_camera: Path, browser_for: Any, artifacts: Path) -> None:
-    app = make_app(tmp_path, DEFAULTS["LIVENESS_MODEL_DIR"], CHALLENGE_STEPS=["blink"], CHALLENGE_COUNT=1)
+def test_a_real_blink_completes_the_blink_step(app_factory: AppFactory, kevin_camera: Path, browser_for: Any, artifacts: Path) -> None:
+    app = app_factory(DEFAULTS["LIVENESS_MODEL_DIR"], CHALLENGE_STEPS=["blink"], CHALLENGE_COUNT=1)
     faces = sorted(PHOTOS.glob("*.jpg"))[:6]
     args = ["users", "add", "kevin", "--display-name", "Kevin"] + [a for p in faces for a in ("--face", str(p))]
     result = app.test_cli_runner().invoke(args=args)

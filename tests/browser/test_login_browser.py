@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import LiveServer, still_photo_camera
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 from tests.support.api import cli_add_user
 from webapp.config import DEFAULTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.realmodels]
 
 
-def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, browser_for: Any, artifacts: Path) -> None:
-    app = make_app(tmp_path, DEFAULTS["LIVENESS_MODEL_DIR"])
+def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, app_factory: AppFactory, browser_for: Any, artifacts: Path) -> None:
+    app = app_factory(DEFAULTS["LIVENESS_MODEL_DIR"])
     result = cli_add_user(app.test_cli_runner())
     assert result.exit_code == 0, result.output
     camera = still_photo_camera(tmp_path / "still.y4m", "obama2.jpg")

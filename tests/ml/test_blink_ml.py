@@ -15,8 +15,9 @@ from ml.blink.scoring import firings, model_fire, rule_fire, score_fire
 from ml.blink.synth import plane_homography
 from ml.blink.tracks import Track
 from ml.blink.windows import Clip, blink_profile, client_times, inject_blinks, make_stream, stream_windows, window_label
-from webapp.challenge.blink import feature_names, get_detector
-from webapp.challenge.geometry import eye_aspect_ratio, project_model
+from tests.support.heads import project_model
+from webapp.challenge.blink import BlinkDetector, feature_names
+from webapp.challenge.geometry import eye_aspect_ratio
 
 
 def face_with_ear(ear: float) -> np.ndarray:
@@ -142,7 +143,7 @@ def test_firings_and_event_scoring() -> None:
     assert always.detected == 2 and always.false_firings == 0  # one run touching both blinks
     rule = score_fire(stream, rule_fire(stream), 30)
     assert rule.catchable == 2 and rule.detected == 2 and rule.false_firings == 0
-    det = get_detector()
+    det = BlinkDetector.load()
     model = score_fire(stream, model_fire(stream, det.probabilities, det.window, det.threshold), det.window)
     assert model.detected == 2 and model.false_firings == 0
 
@@ -170,7 +171,7 @@ def test_labels_on_the_real_clip_with_the_most_blinks() -> None:
     found = blinks(find_events(track))
     assert len(found) >= 10  # about 13 blinks, checked by eye on crops (ml/blink/README.md)
     clip = Clip.from_track(track)
-    detector = get_detector()
+    detector = BlinkDetector.load()
     rng = np.random.default_rng(0)
     caught = detected = 0
     for _ in range(10):

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from ml.collect import main as collect_main
 from ml.datasets.harvest import HarvestConfig, harvest
 from tests.support.frames import photo_rgb, webcam_frame
+
+pytestmark = pytest.mark.slow  # the service's dlib face detector
 
 
 def _video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:

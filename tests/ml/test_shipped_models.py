@@ -13,7 +13,7 @@ from webapp.config import DEFAULTS
 from webapp.face import FaceEngine
 from webapp.liveness import LivenessEnsemble, load_ensemble
 from webapp.liveness.card import load_json
-from webapp.onnx_files import cpu_session
+from webapp.runtime.files import cpu_session
 
 MODELS_DIR = Path(DEFAULTS["LIVENESS_MODEL_DIR"])
 

@@ -19,7 +19,10 @@ def start(client: FlaskClient, username: str = "alice") -> TestResponse:
     return client.post("/api/v1/login/start", json={"username": username})
 
 
-def post_frame(client: FlaskClient, attempt_id: str, data: bytes, seq: int | None = None, mimetype: str = "image/jpeg") -> TestResponse:
+def post_frame(
+    client: FlaskClient, attempt_id: str, data: bytes, seq: int | str | None = None, mimetype: str = "image/jpeg"
+) -> TestResponse:
+    """POST one frame; ``seq`` is sent as the form field's text when given (None: no field)."""
     form: dict[str, object] = {"frame": (io.BytesIO(data), "frame.jpg", mimetype)}
     if seq is not None:
         form["seq"] = str(seq)
@@ -74,10 +77,13 @@ def enroll(app: Flask, username: str, display_name: str, images: list[bytes]) ->
     """Create a user and enroll photos through the domain functions (no admin auth needed)."""
     from webapp.accounts.enrollment import enroll_images
     from webapp.accounts.users import create_user
+    from webapp.db.extensions import db
 
     with app.app_context():
         user = create_user(username, display_name)
-        return enroll_images(user, images, "cli").enrolled
+        enrolled = enroll_images(user, images, "cli").enrolled
+        db.session.commit()  # the domain functions leave committing to their caller
+        return enrolled
 
 
 def follow_prompts(monkeypatch: pytest.MonkeyPatch, challenge: list[str]) -> None:

@@ -50,7 +50,7 @@ def jittered_jpeg(rgb: np.ndarray, seed: int, max_shift: float = 2.5, max_degree
 
     What a camera sees of a person (or a hand-held photo) that is *almost* still: unlike pure
     noise on an identical picture, these frames are not re-encoded copies of each other, so
-    they pass the near-duplicate check (webapp/challenge/phash.py) as a live camera's do.
+    they pass the near-duplicate check (webapp/replay/hashes.py) as a live camera's do.
     """
     rng = np.random.default_rng(seed)
     h, w = rgb.shape[:2]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
-from webapp.challenge.geometry import rotation
+from webapp.challenge.geometry import MODEL_3D, POSE_POINTS, rotation
 
 
 def face_3d() -> np.ndarray:
@@ -46,3 +47,19 @@ def project(
 
 HEAD = face_3d()
 PHOTO = np.column_stack([HEAD[:, :2], np.zeros(68)])  # the same face printed flat
+
+
+def project_model(yaw: float, pitch: float = 0.0, size: tuple[int, int] = (480, 640), scale: float = 0.3) -> np.ndarray:
+    """Landmarks (68x2) of the generic head turned by ``yaw``/``pitch`` degrees (same signs as
+    :class:`HeadPose`). Only the six pose points are meaningful; tests and tools use this to
+    produce known poses without photos."""
+    height, width = size
+    focal = float(width)
+    camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
+    rvec, _ = cv2.Rodrigues(rotation(-yaw, -pitch))
+    tvec = np.array([0.0, 0.0, focal / scale], dtype=np.float64)
+    projected, _ = cv2.projectPoints(MODEL_3D, rvec, tvec, camera, np.zeros(4))
+    out = np.zeros((68, 2), dtype=np.float32)
+    out[:, 0], out[:, 1] = width / 2.0, height / 2.0
+    out[POSE_POINTS] = projected.reshape(-1, 2)
+    return out

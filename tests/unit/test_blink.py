@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flask import Flask
 
 from webapp.challenge.blink import (
     CARD_FILE,
@@ -19,7 +20,6 @@ from webapp.challenge.blink import (
     feature_names,
     frames_since_closed,
     gaps,
-    get_detector,
     window_features,
 )
 
@@ -28,7 +28,7 @@ BASE = 0.30
 
 @pytest.fixture(scope="module")
 def detector() -> BlinkDetector:
-    return get_detector()
+    return BlinkDetector.load()
 
 
 def stream(ratios: list[float], dt: float = 0.2, seed: int = 0, noise: float = 0.02) -> tuple[list[float], list[float]]:
@@ -130,8 +130,14 @@ def test_probability_is_deterministic_and_bounded(detector: BlinkDetector) -> No
     np.testing.assert_allclose(detector.probabilities(rows), [p] * 3, rtol=1e-6)
 
 
-def test_the_detector_is_loaded_once_per_process() -> None:
-    assert get_detector() is get_detector(DEFAULT_DIR)
+def test_the_detector_is_loaded_once_per_worker(app: Flask) -> None:
+    from webapp.runtime.worker import runtime
+
+    with app.app_context():
+        rt = runtime()
+        first = rt.require_blink()
+        assert first is not None and first is rt.require_blink()
+        assert first.card.path == DEFAULT_DIR
 
 
 def test_history_keeps_the_newest_frames_as_small_json() -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.support.frames import photo_rgb
-from webapp.challenge.geometry import eye_aspect_ratio, head_pose, project_model
+from tests.support.heads import project_model
+from webapp.challenge.geometry import eye_aspect_ratio, head_pose
 from webapp.challenge.steps import STEPS, Baseline, FaceSignals, StepFrame, StepSettings, pick_challenge
 from webapp.face import FaceEngine
 
@@ -44,6 +45,7 @@ def test_positive_yaw_means_nose_towards_image_right() -> None:
     assert lm[30, 0] > eyes_mid + 5
 
 
+@pytest.mark.slow  # dlib: landmarks of a real photo
 def test_frontal_photo_has_small_yaw() -> None:
     rgb = photo_rgb("obama.jpg")
     engine = FaceEngine()
@@ -53,6 +55,7 @@ def test_frontal_photo_has_small_yaw() -> None:
     assert 0.2 < eye_aspect_ratio(obs.landmarks) < 0.45
 
 
+@pytest.mark.slow  # dlib: landmarks of a real photo
 def test_turned_photo_and_its_mirror() -> None:
     # In obama2.jpg the subject looks towards his right (the nose points to the image's left).
     rgb = photo_rgb("obama2.jpg")

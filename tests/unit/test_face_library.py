@@ -43,6 +43,7 @@ def test_match_takes_the_nearest_template() -> None:
     assert not empty.match and empty.distance == float("inf")
 
 
+@pytest.mark.slow  # dlib: face detection
 def test_detect_one_face_in_a_webcam_sized_frame() -> None:
     frame = webcam_frame(photo_rgb("obama.jpg"))
     boxes = FaceEngine().detect(frame)
@@ -50,6 +51,7 @@ def test_detect_one_face_in_a_webcam_sized_frame() -> None:
     assert 60 < boxes[0].width < 250
 
 
+@pytest.mark.slow  # dlib: face detection
 def test_detect_two_faces_largest_first() -> None:
     frame = side_by_side(photo_rgb("obama.jpg"), photo_rgb("biden.jpg"))
     boxes = FaceEngine().detect(frame)
@@ -57,10 +59,12 @@ def test_detect_two_faces_largest_first() -> None:
     assert boxes[0].area >= boxes[1].area
 
 
+@pytest.mark.slow  # dlib: face detection
 def test_detect_nothing_in_a_blank_frame() -> None:
     assert FaceEngine().detect(np.full((360, 480, 3), 128, np.uint8)) == []
 
 
+@pytest.mark.slow  # dlib: face detection
 def test_tight_crop_found_by_the_padded_retry() -> None:
     rgb = photo_rgb("obama.jpg")
     engine = FaceEngine()
@@ -71,6 +75,7 @@ def test_tight_crop_found_by_the_padded_retry() -> None:
     assert found[0].width > 100
 
 
+@pytest.mark.slow  # dlib: face detection
 def test_quality_reflects_blur_and_light() -> None:
     import cv2
 

@@ -8,6 +8,8 @@ import pytest
 from ml.identity import evaluate, main
 from tests.support.faces import PEOPLE, face_photo
 
+pytestmark = pytest.mark.slow  # ml.identity encodes faces with dlib
+
 
 @pytest.fixture
 def identity_dir(tmp_path: Path) -> Path:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.support.frames import gif_bytes, png_bytes
-from webapp.face.image import ImageLimits, ImageTooLarge, NotAnImage, UnsupportedImage, decode_image, encode_jpeg
+from webapp.face.image import ImageLimits, NotAnImage, OversizedImage, UnsupportedImage, decode_image, encode_jpeg
 
 LIMITS = ImageLimits(max_bytes=1_000_000, max_pixels=2_000_000, max_side=2000)
 
@@ -67,12 +67,12 @@ def test_truncated_png_refused() -> None:
 
 
 def test_too_many_bytes() -> None:
-    with pytest.raises(ImageTooLarge):
+    with pytest.raises(OversizedImage):
         decode_image(encode_jpeg(_rgb(300, 300), 100), ImageLimits(max_bytes=1000, max_pixels=10**7, max_side=5000))
 
 
 def test_declared_dimensions_checked_before_decoding() -> None:
-    with pytest.raises(ImageTooLarge):
+    with pytest.raises(OversizedImage):
         decode_image(_png_header_only(50_000, 50_000), LIMITS)
-    with pytest.raises(ImageTooLarge):
+    with pytest.raises(OversizedImage):
         decode_image(_png_header_only(3000, 10), LIMITS)  # one side over max_side

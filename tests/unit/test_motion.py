@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 
 import cv2
 import numpy as np
 import pytest
 
+from ml.studies.flow import flow_planarity
 from tests.support.heads import HEAD, PHOTO, project
 from webapp.challenge.geometry import hysteresis, inter_ocular_distance, same_face_track, scale_ratio
 from webapp.challenge.motion import (
     MotionSettings,
-    flow_planarity,
+    MotionSummary,
     motion_is_planar,
     planarity,
     similarity_residual,
@@ -67,14 +69,15 @@ def test_motion_summary_is_small_json_and_flags_only_the_photo() -> None:
         photo_state = update_motion(photo_state, p_lm, p_yaw)  # as if solvePnP were fooled
         head_state = update_motion(head_state, h_lm, h_yaw)
     assert photo_state is not None and head_state is not None
-    text = json.dumps(photo_state)
+    text = json.dumps(photo_state.to_json())
     assert len(text) < 1200
-    restored = json.loads(text)
-    assert restored["frames"] == 8
-    assert restored["turned"] >= 2 and restored["planar_turned"] == restored["turned"]
+    restored = MotionSummary.from_json(json.loads(text))
+    assert restored == photo_state
+    assert restored.frames == 8
+    assert restored.turned >= 2 and restored.planar_turned == restored.turned
     assert motion_is_planar(restored)
-    assert head_state["turned"] >= 4 and head_state["planar_turned"] == 0
-    assert head_state["max_unexplained"] > SETTINGS.max_unexplained
+    assert head_state.turned >= 4 and head_state.planar_turned == 0
+    assert head_state.max_unexplained > SETTINGS.max_unexplained
     assert not motion_is_planar(head_state)
 
 
@@ -82,19 +85,19 @@ def test_no_planarity_verdict_without_a_turn() -> None:
     still = None
     for _ in range(10):
         still = update_motion(still, project(PHOTO), 0.0)
-    assert still is not None and still["turned"] == 0 and not motion_is_planar(still)
+    assert still is not None and still.turned == 0 and not motion_is_planar(still)
     # A photo moved only in the image plane (shift, roll, zoom) is informative for nothing.
     moved = None
     for k in range(6):
         moved = update_motion(moved, project(PHOTO, roll=4 * k, shift=(10 * k, 0), distance=600 - 20 * k), 0.0)
-    assert moved is not None and moved["turned"] == 0 and moved["max_motion"] < SETTINGS.min_motion
+    assert moved is not None and moved.turned == 0 and moved.max_motion < SETTINGS.min_motion
 
 
 def test_one_turned_frame_is_not_enough_for_a_verdict() -> None:
     state = None
     for lm, yaw in [(project(PHOTO), 0.0), (project(PHOTO, yaw=30), 30.0)]:
         state = update_motion(state, lm, yaw)
-    assert state is not None and state["turned"] == 1 and not motion_is_planar(state)
+    assert state is not None and state.turned == 1 and not motion_is_planar(state)
     assert motion_is_planar(state, min_turned=1)
 
 
@@ -130,12 +133,12 @@ def test_timing_statistics_and_too_fast_frames() -> None:
     for t in times:
         state = update_timing(state, t, min_plausible_gap=0.05)
     assert state is not None
-    json.dumps(state)
+    json.dumps(asdict(state))
     gaps = np.diff(times)
-    assert state["frames"] == 6
-    assert state["fast"] == 1
-    assert state["min_gap"] == pytest.approx(0.02)
-    assert state["mean_gap"] == pytest.approx(gaps.mean(), abs=1e-3)
+    assert state.frames == 6
+    assert state.fast == 1
+    assert state.min_gap == pytest.approx(0.02)
+    assert state.mean_gap == pytest.approx(gaps.mean(), abs=1e-3)
 
 
 def test_inter_ocular_distance_and_scale_ratio() -> None:

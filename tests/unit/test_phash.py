@@ -1,4 +1,4 @@
-"""Near-duplicate frame detection (webapp/challenge/phash.py)."""
+"""Near-duplicate frame detection (webapp/replay/hashes.py)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pytest
 from webapp.challenge.steps import FaceSignals
 from webapp.login import policy as pol
 from webapp.login.state import AttemptState
+from webapp.replay import ReplayFacts
 
 POLICY = pol.Policy(live_threshold=0.5)
 _sha = (hashlib.sha256(str(i).encode()).hexdigest() for i in itertools.count())
@@ -133,7 +134,7 @@ def test_byte_identical_frames_beyond_the_allowance_are_replay() -> None:
 
 
 def test_frame_seen_in_another_attempt_is_replay() -> None:
-    f = pol.FrameFacts(sha256="cd" * 32, faces=0, seen_in_other_attempt=True)
+    f = pol.FrameFacts(sha256="cd" * 32, faces=0, replay=ReplayFacts(seen_in_other_attempt=True))
     assert run(["blink"], [f])[0].reason == "replay"
 
 
@@ -207,7 +208,7 @@ def turn_sequence(points: np.ndarray, side: float) -> list[pol.FrameFacts]:
 def test_a_real_head_turning_passes_the_planarity_cue() -> None:
     verdict, state = run(["turn_left"], turn_sequence(HEAD, 1.0))
     assert verdict.state == "granted", verdict
-    assert state.motion["turned"] >= 2 and state.motion["planar_turned"] == 0
+    assert state.motion is not None and state.motion.turned >= 2 and state.motion.planar_turned == 0
 
 
 def test_a_photo_tilted_to_fake_a_turn_is_a_spoof() -> None:
@@ -232,7 +233,7 @@ def test_a_face_that_jumps_resets_the_step_and_too_many_jumps_fail() -> None:
 
 
 def test_re_encoded_copies_beyond_the_allowance_are_replay() -> None:
-    frames = timed([frame() for _ in range(3)] + [replace(frame(), near_duplicate=True) for _ in range(3)])
+    frames = timed([frame() for _ in range(3)] + [replace(frame(), replay=ReplayFacts(near_duplicate=True)) for _ in range(3)])
     verdict, state = run(["blink"], frames)
     assert verdict.reason == "replay" and state.near_duplicates == 3
     verdict, _ = run(["blink"], frames[:5])

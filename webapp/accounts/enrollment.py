@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from flask import current_app
 
-from webapp.accounts.templates import ENCODING_MODEL, pack_encoding, pack_refs
+from webapp.accounts.stills import single_face
+from webapp.accounts.templates import ENCODING_MODEL, pack_encoding, pack_refs, user_encodings
 from webapp.db.extensions import db
 from webapp.db.models import FaceTemplate, User
-from webapp.face.image import ImageError, ImageLimits, decode_image
+from webapp.face.image import ImageError, decode_image
 from webapp.face.match import best_distance
-from webapp.login.frames import single_face
-from webapp.login.service import user_encodings
-from webapp.runtime import runtime
+from webapp.runtime.worker import runtime
+from webapp.settings import settings
 
 SOURCES = ("upload", "webcam", "cli")
 
@@ -32,22 +31,8 @@ class EnrollResult:
     template_ids: list[int] = field(default_factory=list)
 
 
-def enroll_limits() -> ImageLimits:
-    cfg = current_app.config
-    return ImageLimits(int(cfg["ENROLL_MAX_BYTES"]), int(cfg["ENROLL_MAX_PIXELS"]), int(cfg["ENROLL_MAX_SIDE"]))
-
-
-def quality_bars() -> dict[str, Any]:
-    cfg = current_app.config
-    return {
-        "min_face_px": cfg["ENROLL_MIN_FACE_PX"],
-        "min_sharpness": cfg["ENROLL_MIN_SHARPNESS"],
-        "brightness_range": cfg["ENROLL_BRIGHTNESS_RANGE"],
-    }
-
-
 def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: int = 1) -> EnrollResult:
-    """Analyse every image, then store the good ones in one transaction.
+    """Analyse every image, then add the good ones to the session (the caller audits and commits).
 
     ``min_good``: webcam enrollment asks for several good frames; below that nothing is stored
     (a single lucky frame makes a weak template). Images must also show the same person as the
@@ -57,9 +42,10 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
         raise ValueError(f"unknown enrollment source {source!r}")
     rt = runtime()
     ensemble = rt.require_ensemble()
-    mismatch = float(current_app.config["IDENTITY_MISMATCH_DISTANCE"])
+    cfg = settings()
+    mismatch = cfg.identity_mismatch_distance
     known = user_encodings(user.id)  # the user's templates, then each image accepted here
-    limits, bars = enroll_limits(), quality_bars()
+    limits, bars = cfg.enroll.limits, cfg.enroll
     result = EnrollResult()
     accepted: list[FaceTemplate] = []
     for index, data in enumerate(images):
@@ -98,10 +84,9 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
     if len(accepted) < max(1, min_good):
         if accepted:
             result.rejected.append({"index": None, "reason": "not_enough_good_images", "detail": f"{len(accepted)} good, need {min_good}"})
-        db.session.rollback()
         return result
     db.session.add_all(accepted)
-    db.session.commit()
+    db.session.flush()
     result.enrolled = len(accepted)
     result.template_ids = [t.id for t in accepted]
     return result

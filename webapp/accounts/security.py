@@ -14,13 +14,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, request, session
+from flask import request, session
 from flask_login import UserMixin, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.db.extensions import db, login_manager
 from webapp.db.models import ApiToken, User, UserSession, utcnow
 from webapp.errors import CsrfFailed, Forbidden
+from webapp.settings import settings
 
 CSRF_SESSION_KEY = "_csrf"
 TOKEN_PREFIX = "lg_"
@@ -89,7 +90,7 @@ def start_session(user: User, method: str, client_addr: str, attempt_id: int | N
         method=method,
         attempt_id=attempt_id,
         client_addr=client_addr,
-        expires_at=utcnow() + timedelta(seconds=int(current_app.config["SESSION_LIFETIME_SECONDS"])),
+        expires_at=utcnow() + timedelta(seconds=settings().session_lifetime_seconds),
     )
     db.session.add(record)
     db.session.commit()

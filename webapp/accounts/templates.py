@@ -10,6 +10,10 @@ import base64
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+import sqlalchemy as sa
+
+from webapp.db.extensions import db
+from webapp.db.models import FaceTemplate
 
 ENCODING_MODEL = "dlib_face_recognition_resnet_model_v1"
 ENCODING_DIM = 128
@@ -50,3 +54,17 @@ def unpack_refs(stored: Iterable[Mapping[str, Mapping[str, str]]], versions: Map
                 continue
             out.setdefault(name, []).append(np.frombuffer(base64.b64decode(entry["vector"]), dtype="<f4"))
     return {name: np.stack(vs) for name, vs in out.items()}
+
+
+def user_encodings(user_id: int) -> np.ndarray:
+    """A user's identity templates, (n, 128)."""
+    return stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user_id)).all())
+
+
+def user_material(user_id: int | None, versions: Mapping[str, str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A user's identity templates and liveness reference embeddings of the loaded model
+    ``versions`` (empty for unknown users): what every frame claiming to be them is compared with."""
+    if user_id is None:
+        return stack_encodings([]), {}
+    rows = db.session.execute(sa.select(FaceTemplate.encoding, FaceTemplate.liveness_refs).where(FaceTemplate.user_id == user_id)).all()
+    return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)

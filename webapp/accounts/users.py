@@ -1,7 +1,12 @@
-"""Account administration used by the admin API, the admin pages and the CLI."""
+"""Account administration used by the admin API, the admin pages and the CLI.
+
+Nothing here commits: each caller records its audit event and commits once, so an action and
+its audit land together or not at all (``webapp/db/audit.py``).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +15,24 @@ from webapp.accounts.security import hash_password
 from webapp.db.extensions import db
 from webapp.db.models import ROLE_ADMIN, ROLE_USER, FaceTemplate, User, UserSession, utcnow
 from webapp.errors import InvalidRequest, UnknownUser, UserExists
-from webapp.login.service import normalise_username
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+
+
+def normalise_username_query(raw: str) -> str:
+    """The form every stored username has (trimmed, lower case): for filters and lookups that
+    must not refuse what a user typed, such as the admin attempts search."""
+    return raw.strip().lower()
+
+
+def normalise_username(raw: Any) -> str:
+    """Usernames are case-insensitive and trimmed; refuse anything outside a safe alphabet."""
+    if not isinstance(raw, str):
+        raise InvalidRequest("username must be a string")
+    name = normalise_username_query(raw)
+    if not USERNAME_RE.match(name):
+        raise InvalidRequest("username must be 1-64 characters: letters, digits, . _ @ -")
+    return name
 
 
 def find_user(username: str) -> User:
@@ -30,13 +52,12 @@ def create_user(username: Any, display_name: Any, role: str = ROLE_USER, passwor
         raise UserExists()
     user = User(username=name, display_name=display_name.strip(), role=role, password_hash=hash_password(password) if password else None)
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()  # the id, for templates enrolled in the same transaction
     return user
 
 
 def delete_templates(user: User) -> int:
     result = db.session.execute(sa.delete(FaceTemplate).where(FaceTemplate.user_id == user.id))
-    db.session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -45,7 +66,6 @@ def delete_user(user: User) -> None:
     audit trail with the user link cleared (they keep only the claimed username)."""
     db.session.execute(sa.update(UserSession).where(UserSession.user_id == user.id).values(revoked_at=utcnow()))
     db.session.delete(user)
-    db.session.commit()
 
 
 def template_counts() -> dict[int, int]:
@@ -57,13 +77,3 @@ def users_with_counts() -> list[tuple[User, int]]:
     """Every account by username, with its number of enrolled faces (admin API, pages, CLI)."""
     counts = template_counts()
     return [(u, counts.get(u.id, 0)) for u in db.session.scalars(sa.select(User).order_by(User.username))]
-
-
-def user_json(user: User, templates: int) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "templates": templates,
-        "created_at": user.created_at.isoformat() + "Z",
-    }

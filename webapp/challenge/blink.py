@@ -19,9 +19,7 @@ so the state stays small JSON; see :func:`append_history`.
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from webapp.onnx_files import cpu_session, sha256_file
+from webapp.runtime.files import CardError, cpu_session, load_json, verify_file
 
 FEATURES_VERSION = "blink-window-v1"
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "assets" / "blink"
@@ -159,11 +157,11 @@ class BlinkCard:
 
     @classmethod
     def load(cls, directory: Path) -> BlinkCard:
-        data = json.loads((directory / CARD_FILE).read_text())
+        data = load_json(directory / CARD_FILE)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "path"}
         card = cls(**known, path=directory)
         if card.features != FEATURES_VERSION:
-            raise ValueError(f"blink model expects features {card.features}, this service computes {FEATURES_VERSION}")
+            raise CardError(f"blink model expects features {card.features}, this service computes {FEATURES_VERSION}")
         return card
 
     @property
@@ -172,15 +170,13 @@ class BlinkCard:
         return self.path / self.file
 
     def verify_file(self) -> None:
-        digest = sha256_file(self.model_path)
-        if digest != self.sha256:
-            raise ValueError(f"{self.file}: sha256 {digest[:12]} does not match its card ({self.sha256[:12]})")
+        verify_file(self.model_path, self.sha256)
 
 
 class BlinkDetector:
     """The shipped blink classifier behind a pure-looking interface.
 
-    The ONNX session is created once per process (:func:`get_detector`) and is read-only, so
+    The worker's runtime (``webapp/runtime``) loads it once; the ONNX session is read-only, so
     calls are deterministic functions of their arguments and safe from any thread.
     """
 
@@ -237,19 +233,6 @@ class OperatingPoint:
 
     def blink_seen(self, ears: Sequence[float], dts: Sequence[float], baseline_ear: float) -> bool:
         return self.detector.blink_seen(ears, dts, baseline_ear, self.threshold)
-
-
-_detectors: dict[Path, BlinkDetector] = {}
-_lock = threading.Lock()
-
-
-def get_detector(directory: Path | str = DEFAULT_DIR, threads: int = 1) -> BlinkDetector:
-    """The process-wide detector for ``directory``, loaded on first use (never at import)."""
-    key = Path(directory).resolve()
-    with _lock:
-        if key not in _detectors:
-            _detectors[key] = BlinkDetector.load(key, threads=threads)
-        return _detectors[key]
 
 
 def frames_since_closed(ears: Sequence[float], window: int) -> int:

@@ -16,12 +16,12 @@ from webapp.face.types import Box
 # iBUG 68-point indices. "Image-left" is the subject's right side (the camera faces them).
 RIGHT_EYE = slice(36, 42)  # subject's right eye, image left
 LEFT_EYE = slice(42, 48)  # subject's left eye, image right
-_POSE_POINTS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, outer eye corners, mouth corners
+POSE_POINTS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, outer eye corners, mouth corners
 
 # A generic head in camera-style axes (x right, y down, z away from the camera), in mm,
 # adapted from the common 6-point head-pose model (nose tip at the origin). Only the shape
 # matters: solvePnP finds the rotation that best projects it onto the detected landmarks.
-_MODEL_3D = np.array(
+MODEL_3D = np.array(
     [
         (0.0, 0.0, 0.0),  # nose tip
         (0.0, 330.0, 65.0),  # chin
@@ -68,8 +68,8 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> HeadPose:
     height, width = image_size
     focal = float(width)
     camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
-    image_points = landmarks[_POSE_POINTS].astype(np.float64)
-    ok, rvec, _tvec = cv2.solvePnP(_MODEL_3D, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    image_points = landmarks[POSE_POINTS].astype(np.float64)
+    ok, rvec, _tvec = cv2.solvePnP(MODEL_3D, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(rvec)
@@ -80,22 +80,6 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> HeadPose:
     # With y pointing down, a rotation that moves the nose to image-right has negative
     # yaw_cam: flip so that positive means "turned to the subject's left".
     return HeadPose(yaw=-yaw_cam, pitch=-pitch_cam, roll=roll)
-
-
-def project_model(yaw: float, pitch: float = 0.0, size: tuple[int, int] = (480, 640), scale: float = 0.3) -> np.ndarray:
-    """Landmarks (68x2) of the generic head turned by ``yaw``/``pitch`` degrees (same signs as
-    :class:`HeadPose`). Only the six pose points are meaningful; tests and tools use this to
-    produce known poses without photos."""
-    height, width = size
-    focal = float(width)
-    camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
-    rvec, _ = cv2.Rodrigues(rotation(-yaw, -pitch))
-    tvec = np.array([0.0, 0.0, focal / scale], dtype=np.float64)
-    projected, _ = cv2.projectPoints(_MODEL_3D, rvec, tvec, camera, np.zeros(4))
-    out = np.zeros((68, 2), dtype=np.float32)
-    out[:, 0], out[:, 1] = width / 2.0, height / 2.0
-    out[_POSE_POINTS] = projected.reshape(-1, 2)
-    return out
 
 
 def rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:

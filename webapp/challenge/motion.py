@@ -22,26 +22,26 @@ outline (on a turning head it is an occluding contour that slides over the skin,
 photo dlib's prior bends it), not the brows, eyelids or lips (they move without any head motion).
 All residuals are divided by the inter-ocular distance, so they do not depend on face size.
 
-Flow (:func:`flow_planarity`) fits a homography to corners tracked by pyramidal Lucas-Kanade
-(Bouguet, 2000) on the face texture; it needs both frames' pixels, so it is offered for tools
-and offline checks, while the per-attempt state keeps landmarks only.
+(A variant on optical flow, which needs both frames' pixels, is research code: ml/studies/flow.py.)
 
 Timing (:func:`update_timing`) keeps running statistics of the server-clock gaps between frames;
 with one request in flight, gaps shorter than the server's own processing time cannot come from
 the shipped client.
 
-Every summary here is a small JSON dict, updated by pure functions returning a new dict.
+Every summary here is a small typed record stored as JSON in the attempt state, updated by
+pure functions returning a new record.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import cv2
 import numpy as np
 
 from webapp.challenge.geometry import inter_ocular_distance
+from webapp.config import DEFAULTS
 
 # iBUG 68: nose 27-35, eye corners 36/39/42/45, mouth corners 48/54 (see the module doc).
 PLANAR_POINTS: tuple[int, ...] = (*range(27, 36), 36, 39, 42, 45, 48, 54)
@@ -106,45 +106,6 @@ def planarity_of_points(src: np.ndarray, dst: np.ndarray, iod: float) -> PlanarF
     return PlanarFit(similarity_rms=sim, homography_rms=min(hom, sim))
 
 
-@dataclass(frozen=True)
-class FlowFit:
-    """Homography fit to tracked corners inside the face box between two frames."""
-
-    points: int  # corners tracked successfully
-    motion: float  # median corner displacement / face width
-    residual: float  # median homography residual / face width
-    inlier_share: float  # share of corners within 1 % of face width of the RANSAC homography
-
-
-def flow_planarity(prev_grey: np.ndarray, cur_grey: np.ndarray, box: tuple[int, int, int, int], max_corners: int = 100) -> FlowFit:
-    """Track Shi-Tomasi corners of the face box with pyramidal LK and fit a homography (RANSAC).
-
-    ``box`` is (left, top, right, bottom) in the previous frame; both images are grey uint8 of
-    the same size.
-    """
-    x0, y0, x1, y1 = (int(v) for v in box)
-    h, w = prev_grey.shape[:2]
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    width = float(max(1, x1 - x0))
-    mask = np.zeros_like(prev_grey)
-    mask[y0:y1, x0:x1] = 255
-    corners = cv2.goodFeaturesToTrack(prev_grey, max_corners, 0.01, max(3.0, width / 30.0), mask=mask)
-    if corners is None or len(corners) < 8:
-        return FlowFit(0 if corners is None else len(corners), 0.0, 0.0, 1.0)
-    nxt, status, _err = cv2.calcOpticalFlowPyrLK(prev_grey, cur_grey, corners, np.zeros_like(corners), winSize=(15, 15), maxLevel=3)
-    ok = status.ravel() == 1
-    src, dst = corners.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok]
-    if len(src) < 8:
-        return FlowFit(len(src), 0.0, 0.0, 1.0)
-    motion = float(np.median(np.linalg.norm(dst - src, axis=1)) / width)
-    hmat, _ = cv2.findHomography(src, dst, cv2.RANSAC, 0.01 * width)
-    if hmat is None:
-        return FlowFit(len(src), motion, float("inf"), 0.0)
-    proj = cv2.perspectiveTransform(src.reshape(-1, 1, 2).astype(np.float64), hmat).reshape(-1, 2)
-    res = np.linalg.norm(proj - dst, axis=1) / width
-    return FlowFit(len(src), motion, float(np.median(res)), float(np.mean(res <= 0.01)))
-
-
 # --- per-attempt running summaries (JSON dicts) ----------------------------------------------
 
 
@@ -152,29 +113,71 @@ def flow_planarity(prev_grey: np.ndarray, cur_grey: np.ndarray, box: tuple[int, 
 class MotionSettings:
     """Thresholds of the planarity cue (measurements: ml/blink/README.md, ``ml.blink.cues``)."""
 
-    min_motion: float = 0.02  # similarity_rms (IOD) from which a pair is informative (below: landmark noise)
-    min_turn: float = 15.0  # |yaw - reference yaw| (degrees) from which a frame is a turned frame
-    max_unexplained: float = 0.55  # a turned, informative frame at or below this is planar
+    min_motion: float = DEFAULTS["PLANAR_MIN_MOTION"]  # similarity_rms (IOD) from which a pair is informative (below: noise)
+    min_turn: float = DEFAULTS["PLANAR_MIN_TURN_DEGREES"]  # |yaw - reference yaw| (degrees) from which a frame is turned
+    max_unexplained: float = DEFAULTS["PLANAR_MAX_UNEXPLAINED"]  # a turned, informative frame at or below this is planar
 
 
-def _points(landmarks: np.ndarray) -> dict[str, Any]:
-    """The planarity points rounded to 0.1 px plus the inter-ocular distance (about 300 bytes)."""
-    pts = [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(landmarks)[list(PLANAR_POINTS)]]
-    return {"pts": pts, "iod": round(inter_ocular_distance(np.asarray(landmarks)), 2)}
+@dataclass(frozen=True)
+class FramePoints:
+    """The planarity points of one frame rounded to 0.1 px, and its inter-ocular distance
+    (about 300 bytes of JSON)."""
+
+    pts: list[list[float]]
+    iod: float
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray) -> FramePoints:
+        pts = [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(landmarks)[list(PLANAR_POINTS)]]
+        return cls(pts=pts, iod=round(inter_ocular_distance(np.asarray(landmarks)), 2))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FramePoints:
+        return cls(pts=[list(map(float, p)) for p in data["pts"]], iod=float(data["iod"]))
 
 
-def _pair(a: dict[str, Any], b: dict[str, Any]) -> PlanarFit:
-    return planarity_of_points(
-        np.asarray(a["pts"], np.float64), np.asarray(b["pts"], np.float64), (float(a["iod"]) + float(b["iod"])) / 2.0
-    )
+MOTION_AUDIT_KEYS = ("turned", "planar_turned", "max_unexplained", "max_motion", "mean_step")
+
+
+@dataclass(frozen=True)
+class MotionSummary:
+    """The attempt's planar-motion evidence (see :func:`update_motion` for the fields)."""
+
+    frames: int
+    turned: int
+    planar_turned: int
+    max_unexplained: float
+    max_motion: float
+    mean_step: float
+    ref: FramePoints
+    ref_yaw: float
+    prev: FramePoints
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> MotionSummary | None:
+        if not data:
+            return None
+        fields = {k: data[k] for k in ("frames", "turned", "planar_turned", "max_unexplained", "max_motion", "mean_step", "ref_yaw")}
+        return cls(**fields, ref=FramePoints.from_json(data["ref"]), prev=FramePoints.from_json(data["prev"]))
+
+    def audit(self) -> dict[str, Any]:
+        """The fields the admin attempts table shows."""
+        return {k: getattr(self, k) for k in MOTION_AUDIT_KEYS}
+
+
+def _pair(a: FramePoints, b: FramePoints) -> PlanarFit:
+    return planarity_of_points(np.asarray(a.pts, np.float64), np.asarray(b.pts, np.float64), (a.iod + b.iod) / 2.0)
 
 
 def update_motion(
-    summary: dict[str, Any] | None, landmarks: np.ndarray, yaw: float, settings: MotionSettings = MotionSettings()
-) -> dict[str, Any]:
+    summary: MotionSummary | None, landmarks: np.ndarray, yaw: float, settings: MotionSettings = MotionSettings()
+) -> MotionSummary:
     """Fold one face frame (68 landmarks, head yaw in degrees) into the attempt's motion summary.
 
-    Returns a new dict. The first frame becomes the reference. Fields: ``frames``;
+    Returns a new summary. The first frame becomes the reference. Fields: ``frames``;
     ``turned`` (informative frames turned by ``min_turn`` or more from the reference) and
     ``planar_turned`` (those whose motion a plane explains); ``max_unexplained`` over turned
     frames; ``max_motion`` (largest similarity residual); ``mean_step`` (mean frame-to-frame
@@ -182,50 +185,47 @@ def update_motion(
     jitter as much as a still person's, so stillness does not separate them); ``ref``, ``ref_yaw``
     and ``prev`` points.
     """
-    lm = np.asarray(landmarks, np.float64)
-    cur = _points(lm)
-    if not summary:
-        return {
-            "frames": 1,
-            "turned": 0,
-            "planar_turned": 0,
-            "max_unexplained": 0.0,
-            "max_motion": 0.0,
-            "mean_step": 0.0,
-            "ref": cur,
-            "ref_yaw": round(float(yaw), 2),
-            "prev": cur,
-        }
-    s = dict(summary)
-    fit = _pair(s["ref"], cur)
-    s["frames"] = int(s["frames"]) + 1
-    s["max_motion"] = round(max(float(s["max_motion"]), fit.similarity_rms), 4)
-    if fit.similarity_rms >= settings.min_motion and abs(float(yaw) - float(s["ref_yaw"])) >= settings.min_turn:
-        s["turned"] = int(s["turned"]) + 1
+    cur = FramePoints.of(np.asarray(landmarks, np.float64))
+    if summary is None:
+        return MotionSummary(1, 0, 0, 0.0, 0.0, 0.0, cur, round(float(yaw), 2), cur)
+    fit = _pair(summary.ref, cur)
+    turned, planar_turned, max_unexplained = summary.turned, summary.planar_turned, summary.max_unexplained
+    if fit.similarity_rms >= settings.min_motion and abs(float(yaw) - summary.ref_yaw) >= settings.min_turn:
+        turned += 1
         if fit.unexplained <= settings.max_unexplained:
-            s["planar_turned"] = int(s["planar_turned"]) + 1
-        s["max_unexplained"] = round(max(float(s["max_unexplained"]), fit.unexplained), 4)
-    steps = s["frames"] - 1
-    s["mean_step"] = round(float(s["mean_step"]) + (point_shift(s["prev"], cur) - float(s["mean_step"])) / steps, 4)
-    s["prev"] = cur
-    return s
+            planar_turned += 1
+        max_unexplained = round(max(max_unexplained, fit.unexplained), 4)
+    frames = summary.frames + 1
+    steps = frames - 1
+    mean_step = round(summary.mean_step + (point_shift(summary.prev, cur) - summary.mean_step) / steps, 4)
+    return replace(
+        summary,
+        frames=frames,
+        turned=turned,
+        planar_turned=planar_turned,
+        max_unexplained=max_unexplained,
+        max_motion=round(max(summary.max_motion, fit.similarity_rms), 4),
+        mean_step=mean_step,
+        prev=cur,
+    )
 
 
-def point_shift(a: dict[str, Any], b: dict[str, Any]) -> float:
+def point_shift(a: FramePoints, b: FramePoints) -> float:
     """RMS displacement of the stored points between two frames, in IOD units (no alignment)."""
-    pa, pb = np.asarray(a["pts"], np.float64), np.asarray(b["pts"], np.float64)
-    iod = max(1e-6, (float(a["iod"]) + float(b["iod"])) / 2.0)
+    pa, pb = np.asarray(a.pts, np.float64), np.asarray(b.pts, np.float64)
+    iod = max(1e-6, (a.iod + b.iod) / 2.0)
     return float(np.sqrt(np.mean(np.sum((pa - pb) ** 2, axis=1))) / iod)
 
 
-def motion_is_planar(summary: dict[str, Any], min_turned: int = 2, max_planar_share: float = 0.5) -> bool:
+def motion_is_planar(summary: MotionSummary | None, min_turned: int = 2, max_planar_share: float = 0.5) -> bool:
     """True when the attempt turned enough to judge and most turned frames moved like a plane.
 
     ``min_turned`` turned frames are needed for a verdict (a turn step produces several); the
     attempt is planar when more than ``max_planar_share`` of them are planar frames.
     """
-    turned = int(summary.get("turned", 0))
-    return turned >= min_turned and int(summary.get("planar_turned", 0)) > max_planar_share * turned
+    if summary is None:
+        return False
+    return summary.turned >= min_turned and summary.planar_turned > max_planar_share * summary.turned
 
 
 @dataclass
@@ -240,14 +240,14 @@ class TimingStats:
     fast: int = 0  # gaps shorter than the plausible minimum
 
 
-def update_timing(stats: dict[str, Any] | None, t: float, min_plausible_gap: float = 0.05) -> dict[str, Any]:
+def update_timing(stats: TimingStats | None, t: float, min_plausible_gap: float = 0.05) -> TimingStats:
     """Fold one frame's server arrival time (seconds) into the attempt's timing summary.
 
     ``min_plausible_gap``: the shipped client sends the next frame only after the previous
     response, and the server spends tens of milliseconds on each, so two frames of one attempt
     less than this apart were sent in parallel (a script, not the page).
     """
-    s = TimingStats(**(stats or {}))
+    s = replace(stats) if stats is not None else TimingStats()
     if s.last_t is not None:
         gap = float(t) - s.last_t
         n = s.frames  # number of gaps after this one
@@ -259,8 +259,7 @@ def update_timing(stats: dict[str, Any] | None, t: float, min_plausible_gap: flo
             s.fast += 1
     s.frames += 1
     s.last_t = float(t)
-    out = asdict(s)
-    for k in ("mean_gap", "m2", "min_gap", "last_t"):
-        if out[k] is not None:
-            out[k] = round(out[k], 4)
-    return out
+    s.mean_gap, s.m2 = round(s.mean_gap, 4), round(s.m2, 4)
+    s.min_gap = None if s.min_gap is None else round(s.min_gap, 4)
+    s.last_t = round(s.last_t, 4)
+    return s

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from webapp.challenge.blink import frames_since_closed, gaps
+from webapp.config import DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ class StepSettings:
     # The learned blink detector (the app loads the shipped one), and whether the rule below
     # also counts when there is one (see BlinkStep).
     blink_judge: BlinkJudge | None = None
-    blink_rule: bool = True
-    blink_closed_ratio: float = 0.70
-    blink_reopen_ratio: float = 0.9
-    turn_yaw: float = 18.0
-    turn_return: float = 8.0
-    closer_ratio: float = 1.2  # face scale vs baseline that counts as "closer"
-    closer_frames: int = 2  # consecutive frames it must hold (one HOG box can jump a pyramid step)
-    closer_max_yaw: float = 12.0  # degrees from baseline yaw; a turned face is not a closer one
+    blink_rule: bool = DEFAULTS["BLINK_RULE"]
+    blink_closed_ratio: float = DEFAULTS["BLINK_CLOSED_RATIO"]
+    blink_reopen_ratio: float = DEFAULTS["BLINK_REOPEN_RATIO"]
+    turn_yaw: float = DEFAULTS["TURN_YAW_DEGREES"]
+    turn_return: float = DEFAULTS["TURN_RETURN_DEGREES"]
+    closer_ratio: float = DEFAULTS["CLOSER_RATIO"]  # face scale vs baseline that counts as "closer"
+    closer_frames: int = DEFAULTS["CLOSER_FRAMES"]  # consecutive frames it must hold (one HOG box can jump a pyramid step)
+    closer_max_yaw: float = DEFAULTS["CLOSER_MAX_YAW"]  # degrees from baseline yaw; a turned face is not a closer one
 
 
 class Step(Protocol):
@@ -168,7 +169,7 @@ class CloserStep:
     landmark-based), otherwise the HOG box side, whose size moves in pyramid steps of about
     20 % - hence ``closer_frames`` consecutive frames. Near-frontal frames only: yaw shrinks the
     inter-ocular distance. Moving a photo closer passes this step too: its value is the random
-    order it adds; the planarity and duplicate cues (motion.py, phash.py) judge the picture.
+    order it adds; the planarity and duplicate cues (motion.py, replay/hashes.py) judge the picture.
     """
 
     name = "closer"

@@ -56,7 +56,7 @@ class FaceTemplate(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    encoding: Mapped[bytes] = mapped_column(sa.LargeBinary)  # 128 x float64, see webapp/templates_codec.py
+    encoding: Mapped[bytes] = mapped_column(sa.LargeBinary)  # 128 x float64, see webapp/accounts/templates.py
     encoding_model: Mapped[str] = mapped_column(sa.String(64))
     source: Mapped[str] = mapped_column(sa.String(16))  # "upload" | "webcam" | "cli"
     quality: Mapped[float] = mapped_column(sa.Float)
@@ -116,7 +116,7 @@ class AttemptFrame(db.Model):  # type: ignore[name-defined,misc]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # sha256 of the uploaded bytes: byte-identical frames within and across attempts = replay.
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
-    # Perceptual hashes and block fingerprint (webapp/challenge/phash.py): re-encoded copies.
+    # Perceptual hashes and block fingerprint (webapp/replay/hashes.py): re-encoded copies.
     phash: Mapped[str | None] = mapped_column(sa.String(16))
     dhash: Mapped[str | None] = mapped_column(sa.String(16))
     fingerprint: Mapped[str | None] = mapped_column(sa.Text)

@@ -4,12 +4,12 @@ Functions take numpy arrays and return plain values; dlib types never leave this
 """
 
 from webapp.face.crop import CropSpec, crop_box, crop_face
-from webapp.face.engine import DetectorSettings, FaceEngine, get_engine
+from webapp.face.engine import DetectorSettings, FaceEngine
 from webapp.face.image import (
     ImageError,
     ImageLimits,
-    ImageTooLarge,
     NotAnImage,
+    OversizedImage,
     UnsupportedImage,
     decode_image,
     encode_jpeg,
@@ -27,9 +27,9 @@ __all__ = [
     "FaceObservation",
     "ImageError",
     "ImageLimits",
-    "ImageTooLarge",
     "MatchResult",
     "NotAnImage",
+    "OversizedImage",
     "Quality",
     "UnsupportedImage",
     "best_distance",
@@ -37,7 +37,6 @@ __all__ = [
     "crop_face",
     "decode_image",
     "encode_jpeg",
-    "get_engine",
     "match",
     "measure_quality",
     "read_image_file",

@@ -1,8 +1,9 @@
-"""The one face-crop policy shared by serving, training data collection and evaluation.
+"""The face-crop policies shared by serving, training data collection and evaluation.
 
-Liveness models are trained on crops made by :func:`crop_face` and the service feeds them
-crops made by the same function, so a model never sees a framing at login that it did not
-see in training. The crop is resized straight to the model input ("resize first"): the
+Liveness models are trained on crops made by :func:`crop_face` (``square``: our own models, on
+dlib boxes) or :func:`silent_face_crop` (``silentface``: the pretrained MiniFASNet members, on
+RetinaFace boxes), and the service feeds them crops made by the same functions, so a model
+never sees a framing at login that it did not see in training. The crop is resized straight to the model input ("resize first"): the
 shared datasets leak the class through crop size (spoof crops are often much smaller),
 and a fixed output size removes that cue before any other processing.
 """
@@ -16,13 +17,24 @@ import numpy as np
 
 from webapp.face.types import Box
 
+SQUARE = "square"  # crop_face on the dlib box
+SILENTFACE = "silentface"  # silent_face_crop on the RetinaFace box
+CROP_POLICIES = (SQUARE, SILENTFACE)
+
 
 @dataclass(frozen=True)
 class CropSpec:
-    """How a model wants its face: square side ``size`` px, ``scale`` x the face box."""
+    """How a model wants its face: square side ``size`` px, ``scale`` x the face box, cut by
+    ``policy`` around the box of the detector the model was trained with."""
 
     size: int
     scale: float
+    policy: str = SQUARE
+
+    @property
+    def box(self) -> str:
+        """Which detector's box the crop is framed on ("dlib" or "retinaface")."""
+        return "retinaface" if self.policy == SILENTFACE else "dlib"
 
 
 def crop_box(box: Box, scale: float) -> Box:
@@ -59,3 +71,44 @@ def crop_face(rgb: np.ndarray, box: Box, spec: CropSpec) -> np.ndarray:
     side = inner.shape[0]
     interp = cv2.INTER_AREA if side >= spec.size else cv2.INTER_LINEAR
     return np.ascontiguousarray(cv2.resize(inner, (spec.size, spec.size), interpolation=interp))
+
+
+def silent_face_region(src_w: int, src_h: int, box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    """The Silent-Face crop rectangle (x1, y1, x2, y2, inclusive) for an ``[x, y, w, h]`` box.
+
+    As the pretrained MiniFASNet members were trained (Silent-Face-Anti-Spoofing,
+    ``src/generate_patches.py``): the box is scaled about its centre, the scale shrinks until the
+    scaled box fits the image (``(side - 1) / box side``), a box sticking out is shifted back
+    inside, and the corners are truncated to integers. Most of what the model sees is context
+    around the face: screen edges, hands, paper borders.
+    """
+    x, y, bw, bh = box
+    bw, bh = max(bw, 1), max(bh, 1)
+    scale = min((src_h - 1) / bh, (src_w - 1) / bw, scale)
+    new_w, new_h = bw * scale, bh * scale
+    cx, cy = bw / 2 + x, bh / 2 + y
+    x1, y1, x2, y2 = cx - new_w / 2, cy - new_h / 2, cx + new_w / 2, cy + new_h / 2
+    if x1 < 0:
+        x2 -= x1
+        x1 = 0
+    if y1 < 0:
+        y2 -= y1
+        y1 = 0
+    if x2 > src_w - 1:
+        x1 -= x2 - src_w + 1
+        x2 = src_w - 1
+    if y2 > src_h - 1:
+        y1 -= y2 - src_h + 1
+        y2 = src_h - 1
+    return int(x1), int(y1), int(x2), int(y2)
+
+
+def silent_face_crop(image: np.ndarray, box: tuple[int, int, int, int], spec: CropSpec) -> np.ndarray:
+    """The ``silentface`` crop of an ``[x, y, w, h]`` box (uint8, the channel order of ``image``),
+    resized with cv2's default bilinear interpolation as in training."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = silent_face_region(w, h, box, spec.scale)
+    region = image[max(0, y1) : y2 + 1, max(0, x1) : x2 + 1]
+    if region.size == 0:
+        raise ValueError("the crop region is empty")
+    return np.ascontiguousarray(cv2.resize(region, (spec.size, spec.size)))

@@ -21,6 +21,7 @@ from functools import cache
 import cv2
 import numpy as np
 
+from webapp.config import DEFAULTS
 from webapp.face.quality import measure_quality
 from webapp.face.types import Box, FaceObservation
 
@@ -29,11 +30,11 @@ from webapp.face.types import Box, FaceObservation
 class DetectorSettings:
     """How faces are searched for; see the FACE_* keys in webapp/config.py."""
 
-    max_side: int = 480  # frames are downscaled to this longest side before HOG
-    min_side: int = 200  # smaller images (tight crops) are upscaled to this first
-    upsample: int = 0  # dlib HOG pyramid upsampling; 1 finds smaller faces at 4x the cost
-    min_score: float = 0.0  # HOG detection score floor
-    min_face_px: int = 40  # faces smaller than this (original px) are ignored entirely
+    max_side: int = DEFAULTS["FACE_DETECT_MAX_SIDE"]  # frames are downscaled to this longest side before HOG
+    min_side: int = DEFAULTS["FACE_DETECT_MIN_SIDE"]  # smaller images (tight crops) are upscaled to this first
+    upsample: int = DEFAULTS["FACE_DETECT_UPSAMPLE"]  # dlib HOG pyramid upsampling; 1 finds smaller faces at 4x the cost
+    min_score: float = 0.0  # HOG detection score floor (tools only: the service keeps every box)
+    min_face_px: int = DEFAULTS["FACE_MIN_PX"]  # faces smaller than this (original px) are ignored entirely
 
 
 _Models = tuple[object, object, object, object]
@@ -137,16 +138,3 @@ class FaceEngine:
                 chip_shape = self._shape(rgb, box, 5)
                 encoding = np.array(encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
         return FaceObservation(box=box, landmarks=points, quality=measure_quality(rgb, box), encoding=encoding)
-
-
-_default_engine: FaceEngine | None = None
-_default_lock = threading.Lock()
-
-
-def get_engine(settings: DetectorSettings | None = None) -> FaceEngine:
-    """The process-wide engine. Settings apply only on first creation (they are config)."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is None:
-            _default_engine = FaceEngine(settings)
-        return _default_engine

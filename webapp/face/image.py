@@ -37,7 +37,7 @@ class UnsupportedImage(ImageError):
     code = "unsupported_media"
 
 
-class ImageTooLarge(ImageError):
+class OversizedImage(ImageError):
     """Too many bytes or too many pixels to process safely."""
 
     code = "too_large"
@@ -88,12 +88,12 @@ def decode_image(data: bytes, limits: ImageLimits) -> np.ndarray:
     if not data:
         raise NotAnImage("the image is empty")
     if len(data) > limits.max_bytes:
-        raise ImageTooLarge(f"the image is larger than {limits.max_bytes} bytes")
+        raise OversizedImage(f"the image is larger than {limits.max_bytes} bytes")
     fmt = sniff_format(data)
     if fmt is None:
         raise NotAnImage("the data is not a decodable image")
     if fmt == "BOMB":
-        raise ImageTooLarge("the image declares too many pixels")
+        raise OversizedImage("the image declares too many pixels")
     if fmt not in ACCEPTED_FORMATS:
         raise UnsupportedImage(f"{fmt} images are not accepted; send JPEG or PNG")
     with Image.open(io.BytesIO(data)) as img:
@@ -101,7 +101,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> np.ndarray:
     if width < 1 or height < 1:
         raise NotAnImage("the image has no pixels")
     if width * height > limits.max_pixels or max(width, height) > limits.max_side:
-        raise ImageTooLarge(f"the image is {width}x{height}; the limit is {limits.max_side} px a side")
+        raise OversizedImage(f"the image is {width}x{height}; the limit is {limits.max_side} px a side")
     if _is_truncated(data, fmt):
         raise NotAnImage("the image is truncated")
     buf = np.frombuffer(data, dtype=np.uint8)

@@ -8,20 +8,17 @@ hard-codes any of these, so shipping a better model is dropping in two files.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webapp.face.crop import CropSpec
-from webapp.onnx_files import sha256_file
+from webapp.face.crop import CROP_POLICIES, SQUARE, CropSpec
+from webapp.runtime.files import CardError, load_json, verify_file
+
+__all__ = ["CardError", "load_json"]
 
 CARD_SCHEMA_VERSION = 1
 ENSEMBLE_CARD = "ensemble.json"
-
-
-class CardError(ValueError):
-    """A card is missing, malformed, or does not match its model file."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,13 @@ class ModelCard:
     crop_scale: float
     threshold: float
     output_name: str | None = None
+    # How the crop is cut (webapp/face/crop.py): "square" on the dlib box, or "silentface" on
+    # the RetinaFace box (the pretrained MiniFASNet members, cards in webapp/assets/minifasnet).
+    crop_policy: str = SQUARE
+    # "probability": the output is P(live) (one column, or two with live last); "softmax": the
+    # output holds logits, and P(live) is the softmax of column ``live_index``.
+    output_activation: str = "probability"
+    live_index: int = 1
     # Siamese models: live probability = sigmoid(a * distance + b) of the distance to the
     # user's nearest enrolled embedding; fitted on validation pairs by ml/export.py.
     calibration: dict[str, float] = field(default_factory=dict)
@@ -60,7 +64,7 @@ class ModelCard:
 
     @property
     def crop_spec(self) -> CropSpec:
-        return CropSpec(size=self.input.size, scale=self.crop_scale)
+        return CropSpec(size=self.input.size, scale=self.crop_scale, policy=self.crop_policy)
 
     @property
     def model_path(self) -> Path:
@@ -70,9 +74,7 @@ class ModelCard:
 
     def verify_file(self) -> None:
         """Refuse a model file whose bytes are not the ones the card describes."""
-        digest = sha256_file(self.model_path)
-        if digest != self.sha256:
-            raise CardError(f"{self.file}: sha256 {digest[:12]} does not match its card ({self.sha256[:12]})")
+        verify_file(self.model_path, self.sha256)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,12 @@ def parse_model_card(data: dict[str, Any], path: Path | None = None) -> ModelCar
     )
     if spec.layout not in ("NHWC", "NCHW") or spec.color_order not in ("RGB", "BGR"):
         raise CardError(f"{where}: bad layout/colour order")
+    crop_policy = str(crop.get("method", SQUARE))
+    if crop_policy not in CROP_POLICIES:
+        raise CardError(f"{where}: unknown crop method {crop_policy!r}")
+    activation = str(output.get("activation", "probability"))
+    if activation not in ("probability", "softmax"):
+        raise CardError(f"{where}: unknown output activation {activation!r}")
     return ModelCard(
         name=str(_require(data, "name", where)),
         version=str(_require(data, "version", where)),
@@ -129,6 +137,9 @@ def parse_model_card(data: dict[str, Any], path: Path | None = None) -> ModelCar
         crop_scale=float(crop.get("scale", 1.0)),
         threshold=float(_require(data, "threshold", where)),
         output_name=output.get("name"),
+        crop_policy=crop_policy,
+        output_activation=activation,
+        live_index=int(output.get("live_index", 1)),
         calibration={k: float(v) for k, v in data.get("calibration", {}).items()},
         metrics=dict(data.get("metrics", {})),
         training=dict(data.get("training", {})),
@@ -156,14 +167,3 @@ def parse_ensemble_card(data: dict[str, Any]) -> EnsembleCard:
         metrics=dict(data.get("metrics", {})),
         notes=list(data.get("notes", [])),
     )
-
-
-def load_json(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CardError(f"{path.name}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CardError(f"{path.name}: not a JSON object")
-    return data

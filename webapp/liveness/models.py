@@ -16,7 +16,7 @@ import numpy as np
 
 from webapp.face.crop import CropSpec
 from webapp.liveness.card import ModelCard
-from webapp.onnx_files import cpu_session
+from webapp.runtime.files import cpu_session
 
 
 class LivenessModel(Protocol):
@@ -33,8 +33,16 @@ class LivenessModel(Protocol):
     @property
     def needs_references(self) -> bool: ...
 
+    def load(self) -> None:
+        """Open the model's session now (warm-up) instead of on first use."""
+        ...
+
     def score(self, crops: np.ndarray, references: np.ndarray | None = None) -> np.ndarray:
         """Live probability in [0, 1] for each crop of ``crops`` (N, S, S, 3) uint8 RGB; NaN = abstain."""
+        ...
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Reference embeddings of enrolled live crops (identity-aware models only)."""
         ...
 
 
@@ -100,6 +108,9 @@ class _OnnxMember:
     def load(self) -> None:
         self._runner.load()
 
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        raise TypeError(f"{self.name} is not identity-aware: it has no reference embeddings")
+
 
 class OnnxClassifier(_OnnxMember):
     """A CNN whose output is the live probability (sigmoid unit, or softmax with live last)."""
@@ -108,6 +119,10 @@ class OnnxClassifier(_OnnxMember):
 
     def score(self, crops: np.ndarray, references: np.ndarray | None = None) -> np.ndarray:
         out = self._runner.run(preprocess(crops, self.card))
+        if self.card.output_activation == "softmax":
+            logits = out.reshape(len(out), -1).astype(np.float64)
+            z = np.exp(logits - logits.max(axis=1, keepdims=True))
+            return (z[:, self.card.live_index] / z.sum(axis=1)).astype(np.float32)
         if out.ndim == 2 and out.shape[1] == 2:
             out = out[:, 1]  # softmax over (spoof, live)
         return np.clip(out.reshape(-1), 0.0, 1.0)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from webapp.face.crop import CropSpec, crop_face
+from webapp.face.crop import SILENTFACE, CropSpec, crop_face, silent_face_crop
+from webapp.face.retinaface import ScoredBox
 from webapp.face.types import Box
 from webapp.liveness.card import (
     ENSEMBLE_CARD,
@@ -45,7 +46,7 @@ def load_cards(model_dir: Path) -> dict[str, ModelCard]:
 class LivenessScore:
     """The fused live probability of one face and the per-model scores behind it."""
 
-    live_score: float
+    live_score: float | None  # None: no member could score this face (the frame is not counted)
     models: dict[str, float]
 
 
@@ -73,25 +74,41 @@ class LivenessEnsemble:
 
     def load(self) -> None:
         for model in self.models.values():
-            model.load()  # type: ignore[attr-defined]
+            model.load()
 
-    def score_face(self, rgb: np.ndarray, box: Box, references: Mapping[str, np.ndarray] | None = None) -> LivenessScore:
+    @property
+    def needs_context(self) -> bool:
+        """Does a member frame its crop on the RetinaFace box (the caller must find it)?"""
+        return any(m.crop_spec.policy == SILENTFACE for m in self.models.values())
+
+    def score_face(
+        self, rgb: np.ndarray, box: Box, references: Mapping[str, np.ndarray] | None = None, context: ScoredBox | None = None
+    ) -> LivenessScore:
+        """Score the face in ``box`` (dlib) with every member; ``context`` is the same face's
+        RetinaFace box, without which the members framed on it abstain."""
         per_model: dict[str, float] = {}
         crops: dict[CropSpec, np.ndarray] = {}  # models sharing a crop spec share the crop
         for name, model in self.models.items():
-            crop = crops.get(model.crop_spec)
+            spec = model.crop_spec
+            crop = crops.get(spec)
             if crop is None:
-                crop = crops[model.crop_spec] = crop_face(rgb, box, model.crop_spec)
+                if spec.policy == SILENTFACE:
+                    if context is None:
+                        continue
+                    crop = silent_face_crop(rgb, context.xywh, spec)
+                else:
+                    crop = crop_face(rgb, box, spec)
+                crops[spec] = crop
             refs = (references or {}).get(name)
             value = float(model.score(crop[None], refs)[0])
             if not math.isnan(value):
                 per_model[name] = round(value, 6)
         return LivenessScore(live_score=self.fuse(per_model), models=per_model)
 
-    def fuse(self, per_model: Mapping[str, float]) -> float:
+    def fuse(self, per_model: Mapping[str, float]) -> float | None:
         total = sum(self.weights[n] for n in per_model if n in self.weights)
         if total <= 0:
-            raise CardError("no ensemble member produced a score")
+            return None
         return round(sum(self.weights[n] * v for n, v in per_model.items() if n in self.weights) / total, 6)
 
     def embed_references(self, rgb: np.ndarray, box: Box) -> dict[str, np.ndarray]:
@@ -99,7 +116,7 @@ class LivenessEnsemble:
         out: dict[str, np.ndarray] = {}
         for model in self.reference_models():
             crop = crop_face(rgb, box, model.crop_spec)
-            out[model.name] = model.embed(crop[None])[0]  # type: ignore[attr-defined]
+            out[model.name] = model.embed(crop[None])[0]
         return out
 
 

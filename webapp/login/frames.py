@@ -1,26 +1,33 @@
-"""The image pipeline every entry point shares: login frames, enrollment photos, admin checks.
+"""The analysis of one login frame, in one pass and one direction: replay lookups, then the
+face, identity, passive liveness and the landmark signals the challenge reads.
 
-One function per question, all on top of the same detector, crop and models, so that
-``admin/liveness`` scores a still exactly as a login frame is scored and enrollment judges
-quality with the same measurements login uses.
+Its output, :class:`FrameReport`, holds complete :class:`~webapp.login.facts.FrameFacts` for
+the policy, the frame's hashes (stored for later replay lookups) and the audit record of what
+was seen. Nothing here decides: the policy does, and the service commits.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_distance
 from webapp.challenge.steps import FaceSignals
+from webapp.db.models import utcnow
 from webapp.face.match import best_distance
+from webapp.face.retinaface import ScoredBox, matching_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
-from webapp.login.policy import FrameFacts
+from webapp.login.facts import FrameFacts
+from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
-from webapp.runtime import Runtime
+from webapp.runtime.worker import Runtime
+from webapp.settings import ReplaySettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,17 @@ class FrameReport:
     facts: FrameFacts
     hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """What the analysis needs to know about the attempt a frame belongs to."""
+
+    attempt_id: int
+    username: str
+    created_at: datetime
+    templates: np.ndarray  # the claimed user's identity encodings, (n, 128)
+    references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -44,75 +62,59 @@ def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSign
 
 
 def analyze_login_frame(
-    rgb: np.ndarray,
-    sha256: str,
-    rt: Runtime,
-    templates: np.ndarray,
-    references: Mapping[str, np.ndarray],
+    data: bytes, rgb: np.ndarray, ctx: FrameContext, rt: Runtime, replay: ReplaySettings, arrived_at: datetime
 ) -> FrameReport:
-    """Hash the frame and detect; then, for exactly one face: identity distance, passive
-    liveness and landmark signals."""
+    """Everything one frame shows. A frame whose bytes another attempt already sent is not
+    analysed further: it is a replay whatever it shows."""
+    t = _seconds_since(ctx.created_at, arrived_at)
+    sha = hashlib.sha256(data).hexdigest()
+    if seen.seen_in_other_attempt(sha, ctx.attempt_id):
+        facts = FrameFacts(sha256=sha, faces=0, replay=ReplayFacts(seen_in_other_attempt=True), t=t, t_done=_now(ctx))
+        return FrameReport(facts, None, {"replayed": True})
     hashes = frame_hash(rgb)
     boxes = rt.engine.detect(rgb)
-    if len(boxes) != 1:
-        return FrameReport(FrameFacts(sha256=sha256, faces=len(boxes)), hashes, {"faces": len(boxes)})
-    box = boxes[0]
-    obs = rt.engine.observe(rgb, box, encode=True)
-    assert obs.encoding is not None
-    distance = best_distance(obs.encoding, templates)
-    live = rt.require_ensemble().score_face(rgb, box, references)
-    signals = face_signals(obs, rgb.shape)
-    audit = {
-        "faces": 1,
-        "box": box.as_list(),
-        "distance": round(distance, 4) if np.isfinite(distance) else None,
-        "live": live.live_score,
-        "models": live.models,
-        "ear": round(signals.ear, 4),
-        "yaw": round(signals.yaw, 2),
-        "pitch": round(signals.pitch, 2),
-        "iod": round(signals.iod or 0.0, 2),
-        "quality": obs.quality.score(),
-    }
-    facts = FrameFacts(sha256=sha256, faces=1, distance=distance, live_score=live.live_score, signals=signals, landmarks=obs.landmarks)
+    audit: dict[str, Any] = {"faces": len(boxes)}
+    face: dict[str, Any] = {}
+    if len(boxes) == 1:
+        box = boxes[0]
+        obs = rt.engine.observe(rgb, box, encode=True)
+        assert obs.encoding is not None
+        distance = best_distance(obs.encoding, ctx.templates)
+        live, context = score_liveness(rt, rgb, box, ctx.references)
+        signals = face_signals(obs, rgb.shape)
+        audit = {
+            "faces": 1,
+            "box": box.as_list(),
+            "distance": round(distance, 4) if np.isfinite(distance) else None,
+            "live": live.live_score,
+            "context_box": context.as_list() if context else None,
+            "models": live.models,
+            "ear": round(signals.ear, 4),
+            "yaw": round(signals.yaw, 2),
+            "pitch": round(signals.pitch, 2),
+            "iod": round(signals.iod or 0.0, 2),
+            "quality": obs.quality.score(),
+        }
+        face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks}
+    near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
+    facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
     return FrameReport(facts, hashes, audit)
 
 
-@dataclass(frozen=True)
-class StillFace:
-    """The single face of a still image, or why there is none usable."""
-
-    reason: str | None  # None = usable; else "no_face" | "multiple_faces" | "low_quality"
-    observation: FaceObservation | None = None
-    faces: int = 0
-    problems: tuple[str, ...] = ()
-
-
-def single_face(rgb: np.ndarray, rt: Runtime, quality_bars: Mapping[str, Any] | None = None) -> StillFace:
-    """Find exactly one face in a still (enrollment photo, admin check) and measure it."""
-    boxes = rt.engine.detect(rgb)
-    if not boxes:
-        return StillFace("no_face")
-    if len(boxes) > 1:
-        return StillFace("multiple_faces", faces=len(boxes))
-    obs = rt.engine.observe(rgb, boxes[0], encode=True)
-    if quality_bars is not None:
-        problems = obs.quality.problems(
-            int(quality_bars["min_face_px"]),
-            float(quality_bars["min_sharpness"]),
-            tuple(quality_bars["brightness_range"]),  # type: ignore[arg-type]
-        )
-        if problems:
-            return StillFace("low_quality", obs, 1, tuple(problems))
-    return StillFace(None, obs, 1)
+def score_liveness(
+    rt: Runtime, rgb: np.ndarray, box: Box, references: Mapping[str, np.ndarray] | None
+) -> tuple[LivenessScore, ScoredBox | None]:
+    """Passive liveness of the face dlib found in ``box``; members framed on the context
+    detector's box get that detector's box of the same face (or abstain when it missed it)."""
+    ensemble = rt.require_ensemble()
+    detector = rt.context_detector()
+    context = matching_box(detector.detect(rgb), box) if detector is not None else None
+    return ensemble.score_face(rgb, box, references, context), context
 
 
-def score_still(
-    rgb: np.ndarray, rt: Runtime, references: Mapping[str, np.ndarray] | None = None
-) -> tuple[int, Box | None, LivenessScore | None]:
-    """Passive liveness of the largest face in a still, scored as a login frame is: with the
-    claimed user's ``references`` the identity-aware members vote, without them they abstain."""
-    boxes = rt.engine.detect(rgb)
-    if not boxes:
-        return 0, None, None
-    return len(boxes), boxes[0], rt.require_ensemble().score_face(rgb, boxes[0], references)
+def _seconds_since(start: datetime, moment: datetime) -> float:
+    return (moment - start).total_seconds()
+
+
+def _now(ctx: FrameContext) -> float:
+    return _seconds_since(ctx.created_at, utcnow())

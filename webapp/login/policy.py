@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from webapp.challenge.blink import append_history
 from webapp.challenge.geometry import same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, update_motion, update_timing
-from webapp.challenge.steps import STEPS, Baseline, BlinkJudge, FaceSignals, StepFrame, StepSettings
+from webapp.challenge.steps import STEPS, Baseline, StepFrame, StepSettings
+from webapp.config import DEFAULTS
 from webapp.db.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED
-from webapp.login.state import AttemptState
+from webapp.login.facts import FrameFacts
+from webapp.login.state import AttemptState, TrackPoint
 
 # Coarse reasons a client may see (shared/spec/http-api.md).
 SPOOF = "spoof"
@@ -38,10 +39,10 @@ _DEFAULT_BLINK_WINDOW = 10
 class TrackSettings:
     """Face-track continuity (geometry.same_face_track): how far a real head moves between frames."""
 
-    max_speed: float = 4.0  # inter-ocular distances per second
-    max_shift: float = 1.5  # inter-ocular distances, whatever the gap
-    max_scale_speed: float = 2.0  # |log scale change| per second
-    max_breaks: int = 2  # more jumps than this end the attempt
+    max_speed: float = DEFAULTS["TRACK_MAX_SPEED_IOD"]  # inter-ocular distances per second
+    max_shift: float = DEFAULTS["TRACK_MAX_SHIFT_IOD"]  # inter-ocular distances, whatever the gap
+    max_scale_speed: float = DEFAULTS["TRACK_MAX_SCALE_SPEED"]  # |log scale change| per second
+    max_breaks: int = DEFAULTS["TRACK_MAX_BREAKS"]  # more jumps than this end the attempt
 
 
 @dataclass(frozen=True)
@@ -49,81 +50,29 @@ class PlanaritySettings:
     """Planar-motion cue (motion.py): a picture moved in front of the camera moves like a plane."""
 
     motion: MotionSettings = field(default_factory=MotionSettings)
-    min_turned_frames: int = 2
-    max_planar_share: float = 0.5
-
-
-def configured_live_threshold(cfg: dict[str, Any], card_threshold: float) -> float:
-    """``LIVENESS_THRESHOLD`` when set (0.0 included), else the shipped ensemble card's."""
-    value = cfg.get("LIVENESS_THRESHOLD")
-    return float(value if value is not None else card_threshold)
+    min_turned_frames: int = DEFAULTS["PLANAR_MIN_TURNED_FRAMES"]
+    max_planar_share: float = DEFAULTS["PLANAR_MAX_PLANAR_SHARE"]
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The configured knobs of the policy (built from app config by ``Policy.from_config``)."""
+    """The configured knobs of the policy (``webapp.settings.Settings.policy`` builds it once per
+    runtime; the defaults are those of webapp/config.py, for tests and tools)."""
 
-    tolerance: float = 0.5
-    mismatch_distance: float = 0.6
-    min_matched_frames: int = 3
-    live_threshold: float = 0.5
-    live_min_frames: int = 5
-    baseline_frames: int = 3
-    step_max_frames: int = 20
-    blink_step_max_frames: int = 25
-    max_duplicate_frames: int = 2
-    max_near_duplicate_frames: int = 2
-    max_parallel_frames: int = 2
+    tolerance: float = DEFAULTS["IDENTITY_TOLERANCE"]
+    mismatch_distance: float = DEFAULTS["IDENTITY_MISMATCH_DISTANCE"]
+    min_matched_frames: int = DEFAULTS["IDENTITY_MIN_MATCHED_FRAMES"]
+    live_threshold: float = 0.5  # the loaded ensemble card's (or LIVENESS_THRESHOLD)
+    live_min_frames: int = DEFAULTS["LIVENESS_MIN_FRAMES"]
+    baseline_frames: int = DEFAULTS["CHALLENGE_BASELINE_FRAMES"]
+    step_max_frames: int = DEFAULTS["CHALLENGE_STEP_MAX_FRAMES"]
+    blink_step_max_frames: int = DEFAULTS["BLINK_STEP_MAX_FRAMES"]
+    max_duplicate_frames: int = DEFAULTS["REPLAY_MAX_DUPLICATE_FRAMES"]
+    max_near_duplicate_frames: int = DEFAULTS["REPLAY_MAX_NEAR_DUPLICATE_FRAMES"]
+    max_parallel_frames: int = DEFAULTS["REPLAY_MAX_PARALLEL_FRAMES"]
     steps: StepSettings = field(default_factory=StepSettings)
     track: TrackSettings = field(default_factory=TrackSettings)
     planarity: PlanaritySettings | None = field(default_factory=PlanaritySettings)  # None: cue off
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], live_threshold: float, blink_judge: BlinkJudge | None = None) -> Policy:
-        planar = (
-            PlanaritySettings(
-                motion=MotionSettings(
-                    min_motion=float(cfg["PLANAR_MIN_MOTION"]),
-                    min_turn=float(cfg["PLANAR_MIN_TURN_DEGREES"]),
-                    max_unexplained=float(cfg["PLANAR_MAX_UNEXPLAINED"]),
-                ),
-                min_turned_frames=int(cfg["PLANAR_MIN_TURNED_FRAMES"]),
-                max_planar_share=float(cfg["PLANAR_MAX_PLANAR_SHARE"]),
-            )
-            if cfg["PLANAR_CHECK"]
-            else None
-        )
-        return cls(
-            tolerance=float(cfg["IDENTITY_TOLERANCE"]),
-            mismatch_distance=float(cfg["IDENTITY_MISMATCH_DISTANCE"]),
-            min_matched_frames=int(cfg["IDENTITY_MIN_MATCHED_FRAMES"]),
-            live_threshold=configured_live_threshold(cfg, live_threshold),
-            live_min_frames=int(cfg["LIVENESS_MIN_FRAMES"]),
-            baseline_frames=int(cfg["CHALLENGE_BASELINE_FRAMES"]),
-            step_max_frames=int(cfg["CHALLENGE_STEP_MAX_FRAMES"]),
-            blink_step_max_frames=int(cfg["BLINK_STEP_MAX_FRAMES"]),
-            max_duplicate_frames=int(cfg["REPLAY_MAX_DUPLICATE_FRAMES"]),
-            max_near_duplicate_frames=int(cfg["REPLAY_MAX_NEAR_DUPLICATE_FRAMES"]),
-            max_parallel_frames=int(cfg["REPLAY_MAX_PARALLEL_FRAMES"]),
-            steps=StepSettings(
-                blink_judge=blink_judge,
-                blink_rule=bool(cfg["BLINK_RULE"]),
-                blink_closed_ratio=float(cfg["BLINK_CLOSED_RATIO"]),
-                blink_reopen_ratio=float(cfg["BLINK_REOPEN_RATIO"]),
-                turn_yaw=float(cfg["TURN_YAW_DEGREES"]),
-                turn_return=float(cfg["TURN_RETURN_DEGREES"]),
-                closer_ratio=float(cfg["CLOSER_RATIO"]),
-                closer_frames=int(cfg["CLOSER_FRAMES"]),
-                closer_max_yaw=float(cfg["CLOSER_MAX_YAW"]),
-            ),
-            track=TrackSettings(
-                max_speed=float(cfg["TRACK_MAX_SPEED_IOD"]),
-                max_shift=float(cfg["TRACK_MAX_SHIFT_IOD"]),
-                max_scale_speed=float(cfg["TRACK_MAX_SCALE_SPEED"]),
-                max_breaks=int(cfg["TRACK_MAX_BREAKS"]),
-            ),
-            planarity=planar,
-        )
 
     def max_frames_for(self, step: str) -> int:
         return self.blink_step_max_frames if step == "blink" else self.step_max_frames
@@ -132,26 +81,6 @@ class Policy:
     def blink_window(self) -> int:
         judge = self.steps.blink_judge
         return int(judge.window) if judge is not None else _DEFAULT_BLINK_WINDOW
-
-
-@dataclass(frozen=True)
-class FrameFacts:
-    """What the analysis of one frame established (webapp/pipeline.py builds it).
-
-    Times are server-clock seconds since the attempt started: ``t`` when the request arrived,
-    ``t_done`` when its analysis finished (the moment it is folded into the attempt).
-    """
-
-    sha256: str
-    faces: int
-    distance: float | None = None  # to the claimed user's nearest template; inf if none enrolled
-    live_score: float | None = None
-    signals: FaceSignals | None = None
-    landmarks: np.ndarray | None = None  # (68, 2) of the one face
-    seen_in_other_attempt: bool = False  # byte-identical to a frame of another attempt
-    near_duplicate: bool = False  # the same picture as an earlier frame (phash.py), re-encoded
-    t: float = 0.0
-    t_done: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -215,7 +144,7 @@ def _stream_checks(state: AttemptState, frame: FrameFacts, policy: Policy) -> Ve
         if state.parallel_frames > policy.max_parallel_frames:
             return _deny(REPLAY, f"{state.parallel_frames} frames sent in parallel")
     state.last_done_t = max(state.last_done_t, round(frame.t_done, 4))
-    if frame.seen_in_other_attempt:
+    if frame.replay.seen_in_other_attempt:
         return _deny(REPLAY, "frame bytes identical to a frame of another attempt")
     short = frame.sha256[:16]
     if short in state.sha_seen:
@@ -224,7 +153,7 @@ def _stream_checks(state: AttemptState, frame: FrameFacts, policy: Policy) -> Ve
             return _deny(REPLAY, f"{state.duplicate_frames} byte-identical frames repeated")
     else:
         state.sha_seen.append(short)
-        if frame.near_duplicate:
+        if frame.replay.near_duplicate:
             state.near_duplicates += 1
             if state.near_duplicates > policy.max_near_duplicate_frames:
                 return _deny(REPLAY, f"{state.near_duplicates} re-encoded copies of earlier frames")
@@ -249,12 +178,12 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict |
     if frame.landmarks is None:
         return None
     landmarks = np.asarray(frame.landmarks, np.float64)
-    if state.track_prev:
-        prev = np.asarray(state.track_prev["pts"], np.float64)
+    if state.track_prev is not None:
+        prev = np.asarray(state.track_prev.pts, np.float64)
         check = same_face_track(
             prev,
             landmarks,
-            frame.t - float(state.track_prev["t"]),
+            frame.t - state.track_prev.t,
             max_speed=policy.track.max_speed,
             max_shift=policy.track.max_shift,
             max_scale_speed=policy.track.max_scale_speed,
@@ -267,11 +196,12 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict |
             state.blink_ears, state.blink_times = [], []
             if state.track_breaks > policy.track.max_breaks:
                 return _deny(CHALLENGE_FAILED, f"the face jumped {state.track_breaks} times (shift {check.shift:.2f} IOD)")
-    state.track_prev = {"pts": np.round(landmarks, 1).tolist(), "t": round(frame.t, 4)}
+    state.track_prev = TrackPoint(pts=np.round(landmarks, 1).tolist(), t=round(frame.t, 4))
     if policy.planarity is not None:
         state.motion = update_motion(state.motion, landmarks, frame.signals.yaw, policy.planarity.motion)
         if motion_is_planar(state.motion, policy.planarity.min_turned_frames, policy.planarity.max_planar_share):
-            planar, turned = state.motion["planar_turned"], state.motion["turned"]
+            assert state.motion is not None
+            planar, turned = state.motion.planar_turned, state.motion.turned
             return _deny(SPOOF, f"the face moved like a flat picture ({planar} of {turned} turned frames planar)")
     return None
 

@@ -8,19 +8,18 @@ lose or double-count an update: the loser reloads and re-applies.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.accounts.templates import stack_encodings, unpack_refs
+from webapp.accounts.templates import user_material
+from webapp.accounts.users import normalise_username
+from webapp.challenge.motion import MOTION_AUDIT_KEYS
 from webapp.challenge.steps import pick_challenge
 from webapp.db.audit import audit
 from webapp.db.extensions import db
@@ -29,35 +28,22 @@ from webapp.db.models import (
     STATE_DENIED,
     STATE_GRANTED,
     AttemptFrame,
-    FaceTemplate,
     LoginAttempt,
     User,
     utcnow,
 )
-from webapp.errors import AttemptExpired, AttemptFinished, InvalidRequest, Locked, RateLimited, UnknownAttempt
+from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
 from webapp.login import policy as pol
-from webapp.login.frames import FrameReport, analyze_login_frame
+from webapp.login.attempts import get_attempt
+from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
 from webapp.login.state import AttemptState
 from webapp.login.throttle import check_account_lock, check_client_rate
-from webapp.replay.hashes import FrameHash, nearest_duplicate
-from webapp.runtime import runtime
-
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
-
-
-def normalise_username(raw: Any) -> str:
-    """Usernames are case-insensitive and trimmed; refuse anything outside a safe alphabet."""
-    if not isinstance(raw, str):
-        raise InvalidRequest("username must be a string")
-    name = raw.strip().lower()
-    if not USERNAME_RE.match(name):
-        raise InvalidRequest("username must be 1-64 characters: letters, digits, . _ @ -")
-    return name
+from webapp.runtime.worker import runtime
+from webapp.settings import settings
 
 
 def current_policy() -> pol.Policy:
-    rt = runtime()
-    return pol.Policy.from_config(current_app.config, rt.require_ensemble().threshold, rt.blink_judge())
+    return runtime().policy()
 
 
 def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:
@@ -66,13 +52,13 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
     An unknown username gets an attempt of exactly the same shape, which can only end
     denied: the response never tells whether the account exists.
     """
-    cfg = current_app.config
+    cfg = settings()
     username = normalise_username(raw_username)
     current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
-        check_client_rate(client_addr, now, cfg)
-        check_account_lock(username, now, cfg)
+        check_client_rate(client_addr, now, cfg.throttle)
+        check_account_lock(username, now, cfg.throttle)
     except (RateLimited, Locked) as exc:
         audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after)
         db.session.commit()
@@ -84,31 +70,16 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         user_id=user.id if user else None,
         client_addr=client_addr,
         user_agent=user_agent[:256],
-        challenge=pick_challenge(cfg["CHALLENGE_STEPS"], int(cfg["CHALLENGE_COUNT"])),
+        challenge=pick_challenge(list(cfg.challenge.steps), cfg.challenge.count),
         state=STATE_COLLECTING,
         created_at=now,
-        expires_at=now + timedelta(seconds=int(cfg["ATTEMPT_TTL_SECONDS"])),
+        expires_at=now + timedelta(seconds=cfg.attempts.ttl_seconds),
         progress=AttemptState().to_json(),
         scores={},
     )
     db.session.add(attempt)
     db.session.commit()
     return attempt
-
-
-def get_attempt(public_id: str) -> LoginAttempt:
-    attempt = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))
-    if attempt is None:
-        raise UnknownAttempt()
-    return attempt
-
-
-def recent_attempts(limit: int, username: str | None = None) -> list[LoginAttempt]:
-    """The newest attempts first (admin API and pages), optionally of one username."""
-    query = sa.select(LoginAttempt).order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc()).limit(limit)
-    if username:
-        query = query.where(LoginAttempt.username == username.strip().lower())
-    return list(db.session.scalars(query))
 
 
 def _finish(attempt: LoginAttempt, verdict: pol.Verdict) -> None:
@@ -144,66 +115,15 @@ class FrameOutcome:
     user: User | None
 
 
-def user_encodings(user_id: int) -> np.ndarray:
-    """A user's identity templates, (n, 128)."""
-    return stack_encodings(db.session.scalars(sa.select(FaceTemplate.encoding).where(FaceTemplate.user_id == user_id)).all())
-
-
-def user_material(user_id: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """A user's identity templates and liveness reference embeddings of the shipped model
-    versions (empty for unknown users): what every frame claiming to be them is compared with."""
-    if user_id is None:
-        return stack_encodings([]), {}
-    rows = db.session.execute(sa.select(FaceTemplate.encoding, FaceTemplate.liveness_refs).where(FaceTemplate.user_id == user_id)).all()
-    versions = runtime().require_ensemble().versions()
-    return stack_encodings(r.encoding for r in rows), unpack_refs((r.liveness_refs for r in rows), versions)
-
-
-def _near_duplicate(hashes: FrameHash | None, attempt: LoginAttempt) -> bool:
-    """Is this frame a re-encoded copy of an earlier frame of this attempt, or of one of the
-    same username's recent attempts (a recorded submission sent again)?"""
-    if hashes is None:
-        return False
-    cfg = current_app.config
-    recent = (
-        sa.select(LoginAttempt.id)
-        .where(LoginAttempt.username == attempt.username)
-        .order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc())
-        .limit(int(cfg["REPLAY_LOOKBACK_ATTEMPTS"]) + 1)
-    )
-    rows = db.session.execute(
-        sa.select(AttemptFrame.phash, AttemptFrame.dhash, AttemptFrame.fingerprint).where(
-            AttemptFrame.attempt_id.in_(recent), AttemptFrame.phash.is_not(None)
-        )
-    ).all()
-    thresholds = {
-        "phash_near": int(cfg["NEAR_DUP_PHASH"]),
-        "dhash_near": int(cfg["NEAR_DUP_DHASH"]),
-        "fingerprint_near": float(cfg["NEAR_DUP_FINGERPRINT"]),
-    }
-    return nearest_duplicate(hashes, [(p, d, f or "") for p, d, f in rows], **thresholds) is not None
-
-
-def _seen_elsewhere(sha256: str, attempt_id: int) -> bool:
-    return (
-        db.session.scalar(sa.select(AttemptFrame.id).where(AttemptFrame.sha256 == sha256, AttemptFrame.attempt_id != attempt_id).limit(1))
-        is not None
-    )
-
-
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
-    """Analyse one decoded frame and fold it into ``attempt`` (as loaded by the request)."""
+    """Analyse one decoded frame, then fold it into ``attempt`` (as loaded by the request)."""
     ensure_open(attempt)  # again: the upload and the decode took time
     public_id = attempt.public_id  # read now: after a failed flush the row cannot be read
-    policy = current_policy()
-    sha = hashlib.sha256(data).hexdigest()
-    if _seen_elsewhere(sha, attempt.id):
-        report = FrameReport(pol.FrameFacts(sha256=sha, faces=0, seen_in_other_attempt=True), None, {"replayed": True})
-    else:
-        templates, refs = user_material(attempt.user_id)
-        report = analyze_login_frame(rgb, sha, runtime(), templates, refs)
-    near_dup = _near_duplicate(report.hashes, attempt)
-    report = replace(report, facts=replace(report.facts, near_duplicate=near_dup, t=_seconds_since(attempt, arrived_at)))
+    rt = runtime()
+    policy = rt.policy()
+    templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs)
+    report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
 
     for _ in range(3):
         try:
@@ -217,17 +137,16 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
 
 
 def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, policy: pol.Policy) -> FrameOutcome:
-    cfg = current_app.config
     state = AttemptState.from_json(attempt.progress)
     challenge = list(attempt.challenge)
     seq = attempt.frames_received + 1
     now = utcnow()
 
-    facts = replace(report.facts, t_done=_seconds_since(attempt, now))
+    facts = report.facts
     verdict = pol.apply_frame(state, challenge, facts, seq, policy)
     if verdict.state == STATE_COLLECTING:
         verdict = pol.decide(state, challenge, policy)
-    if verdict.state == STATE_COLLECTING and seq >= int(cfg["ATTEMPT_MAX_FRAMES"]):
+    if verdict.state == STATE_COLLECTING and seq >= settings().attempts.max_frames:
         verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
     if verdict.state == STATE_GRANTED and attempt.user_id is None:
         # Unreachable by construction (no templates -> no match); kept as a hard guard.
@@ -238,9 +157,9 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     attempt.progress = state.to_json()
     attempt.scores = _summary(state)
     outcome = "ok" if facts.faces == 1 else ("no_face" if facts.faces == 0 else "multiple_faces")
-    if facts.seen_in_other_attempt:
+    if facts.replay.seen_in_other_attempt:
         outcome = "replayed"
-    elif facts.near_duplicate:
+    elif facts.replay.near_duplicate:
         outcome = "near_duplicate"
     hashes = report.hashes
     db.session.add(
@@ -274,10 +193,6 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     )
 
 
-def _seconds_since(attempt: LoginAttempt, moment: datetime) -> float:
-    return (moment - attempt.created_at).total_seconds()
-
-
 def _summary(state: AttemptState) -> dict[str, Any]:
     """Per-signal scores for the admin attempts table (never sent to the end user)."""
     return {
@@ -293,6 +208,6 @@ def _summary(state: AttemptState) -> dict[str, Any]:
         "near_duplicates": state.near_duplicates,
         "parallel_frames": state.parallel_frames,
         "track_breaks": state.track_breaks,
-        "motion": {k: state.motion.get(k) for k in ("turned", "planar_turned", "max_unexplained", "max_motion", "mean_step")},
-        "timing": {k: state.timing.get(k) for k in ("frames", "mean_gap", "min_gap")},
+        "motion": state.motion.audit() if state.motion else dict.fromkeys(MOTION_AUDIT_KEYS),
+        "timing": {"frames": state.timing.frames, "mean_gap": state.timing.mean_gap, "min_gap": state.timing.min_gap},
     }

@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from webapp.challenge.motion import MotionSummary, TimingStats
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    """The last face frame's landmarks (0.1 px) and time, for face-track continuity."""
+
+    pts: list[list[float]]
+    t: float
+
 
 @dataclass
 class AttemptState:
@@ -31,16 +41,16 @@ class AttemptState:
     live_scores: list[float] = field(default_factory=list)
     duplicate_frames: int = 0
     sha_seen: list[str] = field(default_factory=list)  # sha256 prefixes of this attempt's frames
-    near_duplicates: int = 0  # re-encoded copies of earlier frames (webapp/challenge/phash.py)
+    near_duplicates: int = 0  # re-encoded copies of earlier frames (webapp/replay/hashes.py)
     # Eye-opening history for the blink detector: the last few face frames, with their times.
     blink_ears: list[float] = field(default_factory=list)
     blink_times: list[float] = field(default_factory=list)
     # Planar-motion summary (webapp/challenge/motion.py) and the last face for track continuity.
-    motion: dict[str, Any] = field(default_factory=dict)
-    track_prev: dict[str, Any] = field(default_factory=dict)
+    motion: MotionSummary | None = None
+    track_prev: TrackPoint | None = None
     track_breaks: int = 0
     # Server-clock timing: gap statistics (audit) and frames sent before the previous answer.
-    timing: dict[str, Any] = field(default_factory=dict)
+    timing: TimingStats = field(default_factory=TimingStats)
     last_done_t: float = 0.0
     parallel_frames: int = 0
 
@@ -49,6 +59,10 @@ class AttemptState:
         if not data:
             return cls()
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["motion"] = MotionSummary.from_json(known.get("motion"))
+        prev = known.get("track_prev")
+        known["track_prev"] = TrackPoint(pts=prev["pts"], t=float(prev["t"])) if prev else None
+        known["timing"] = TimingStats(**(known.get("timing") or {}))
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:

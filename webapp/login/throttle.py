@@ -8,25 +8,25 @@ an unknown account locks exactly like a real one, so throttling reveals nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
 from webapp.db.extensions import db
 from webapp.db.models import STATE_COLLECTING, STATE_GRANTED, AuditEvent, LoginAttempt
 from webapp.errors import Locked, RateLimited
+from webapp.settings import ThrottleSettings
 
 
 def _seconds(delta: timedelta) -> int:
     return max(1, int(delta.total_seconds() + 0.999))
 
 
-def check_client_rate(client_addr: str, now: datetime, cfg: dict[str, Any]) -> None:
+def check_client_rate(client_addr: str, now: datetime, cfg: ThrottleSettings) -> None:
     """Raise RateLimited when this address started too many attempts in the window."""
-    limit = int(cfg["RATE_LIMIT_ATTEMPTS"])
+    limit = cfg.rate_limit_attempts
     if limit <= 0:
         return
-    window = timedelta(seconds=int(cfg["RATE_LIMIT_WINDOW_SECONDS"]))
+    window = timedelta(seconds=cfg.rate_limit_window_seconds)
     since = now - window
     count, oldest = db.session.execute(
         sa.select(sa.func.count(LoginAttempt.id), sa.func.min(LoginAttempt.created_at)).where(
@@ -37,10 +37,10 @@ def check_client_rate(client_addr: str, now: datetime, cfg: dict[str, Any]) -> N
         raise RateLimited(retry_after=_seconds(oldest + window - now))
 
 
-def check_account_lock(username: str, now: datetime, cfg: dict[str, Any]) -> None:
+def check_account_lock(username: str, now: datetime, cfg: ThrottleSettings) -> None:
     """Raise Locked when the last LOCKOUT_THRESHOLD finished attempts on ``username`` all
     failed and the newest failure is younger than LOCKOUT_SECONDS."""
-    threshold = int(cfg["LOCKOUT_THRESHOLD"])
+    threshold = cfg.lockout_threshold
     if threshold <= 0:
         return
     # An abandoned attempt (still "collecting" after expiry) counts as a failure too. Only the
@@ -57,17 +57,17 @@ def check_account_lock(username: str, now: datetime, cfg: dict[str, Any]) -> Non
     if len(rows) < threshold or any(r.state == STATE_GRANTED for r in rows):
         return
     last_failure = max((r.finished_at or r.expires_at) for r in rows)
-    until = last_failure + timedelta(seconds=int(cfg["LOCKOUT_SECONDS"]))
+    until = last_failure + timedelta(seconds=cfg.lockout_seconds)
     if now < until:
         raise Locked(retry_after=_seconds(until - now))
 
 
-def check_password_lock(username: str, now: datetime, cfg: dict[str, Any]) -> None:
+def check_password_lock(username: str, now: datetime, cfg: ThrottleSettings) -> None:
     """The same lockout for admin password sign-in, counted from audit events."""
-    threshold = int(cfg["LOCKOUT_THRESHOLD"])
+    threshold = cfg.lockout_threshold
     if threshold <= 0:
         return
-    window = timedelta(seconds=int(cfg["LOCKOUT_SECONDS"]))
+    window = timedelta(seconds=cfg.lockout_seconds)
     events = db.session.scalars(
         sa.select(AuditEvent)
         .where(AuditEvent.subject == username, AuditEvent.kind.in_(("admin_login", "admin_login_failed")))

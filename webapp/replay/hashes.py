@@ -30,13 +30,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# Calibrated on the nine live clips (browser JPEG q0.85, 4-10 fps, every earlier frame of a
-# 12 s attempt) against re-encoded, noised and rescaled copies; see ml/blink/README.md.
-PHASH_NEAR = 8  # prefilter: pHash Hamming distance at most this ...
-DHASH_NEAR = 8  # ... and dHash at most this
-FINGERPRINT_NEAR = 0.3  # grey levels: at or below = the same picture re-sent
+from webapp.config import DEFAULTS
+
 FINGERPRINT_GRID = (16, 12)  # blocks across, down
 _SCALE = 16  # fingerprint values stored as round(mean * 16) in uint16 (1/16 grey level)
+
+
+@dataclass(frozen=True)
+class NearDuplicateSettings:
+    """When two frames show the same picture (NEAR_DUP_* in webapp/config.py, where the
+    calibration is described): pHash and dHash as a prefilter, then the fingerprint."""
+
+    phash_near: int = DEFAULTS["NEAR_DUP_PHASH"]  # pHash Hamming distance at most this ...
+    dhash_near: int = DEFAULTS["NEAR_DUP_DHASH"]  # ... and dHash at most this
+    fingerprint_near: float = DEFAULTS["NEAR_DUP_FINGERPRINT"]  # grey levels: at or below = re-sent
+
+
+_DEFAULT_NEAR = NearDuplicateSettings()
+PHASH_NEAR = _DEFAULT_NEAR.phash_near
+DHASH_NEAR = _DEFAULT_NEAR.dhash_near
+FINGERPRINT_NEAR = _DEFAULT_NEAR.fingerprint_near
 
 
 @dataclass(frozen=True)
@@ -112,28 +125,26 @@ def frame_hash(rgb: np.ndarray) -> FrameHash:
     return FrameHash(phash(grey), dhash(grey), fingerprint(grey))
 
 
-def is_near_duplicate(
-    a: FrameHash, b: FrameHash, phash_near: int = PHASH_NEAR, dhash_near: int = DHASH_NEAR, fingerprint_near: float = FINGERPRINT_NEAR
-) -> bool:
+def is_near_duplicate(a: FrameHash, b: FrameHash, near: NearDuplicateSettings = _DEFAULT_NEAR) -> bool:
     """The same picture, re-encoded: close hashes AND a close fingerprint.
 
     Without a fingerprint on either side the answer is False: the hashes alone flag live frames
     of a still person (measured), and a false replay verdict locks a real user out.
     """
-    if hamming(a.phash, b.phash) > phash_near or hamming(a.dhash, b.dhash) > dhash_near:
+    if hamming(a.phash, b.phash) > near.phash_near or hamming(a.dhash, b.dhash) > near.dhash_near:
         return False
     if not a.fingerprint or not b.fingerprint:
         return False
-    return fingerprint_distance(a.fingerprint, b.fingerprint) <= fingerprint_near
+    return fingerprint_distance(a.fingerprint, b.fingerprint) <= near.fingerprint_near
 
 
-def nearest_duplicate(current: FrameHash, seen: Sequence[Sequence[str]], **thresholds: float) -> int | None:
+def nearest_duplicate(current: FrameHash, seen: Sequence[Sequence[str]], near: NearDuplicateSettings = _DEFAULT_NEAR) -> int | None:
     """Index in ``seen`` (stored ``FrameHash.as_list()`` values) of a near-duplicate, else None.
 
     Compared against every earlier frame the attempt kept, not only the previous one: a replay
     that loops a short clip repeats frames from seconds before.
     """
     for i, values in enumerate(seen):
-        if is_near_duplicate(current, FrameHash.from_list(values), **thresholds):  # type: ignore[arg-type]
+        if is_near_duplicate(current, FrameHash.from_list(values), near):
             return i
     return None

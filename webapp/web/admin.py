@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -21,9 +21,10 @@ from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import FaceTemplate, User, utcnow
 from webapp.errors import ApiError, Locked, UnknownAttempt
-from webapp.login.service import get_attempt, recent_attempts
+from webapp.login.attempts import get_attempt, recent_attempts
 from webapp.login.throttle import check_password_lock
-from webapp.web.api.admin import attempt_json
+from webapp.settings import settings
+from webapp.web.serializers import attempt_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,7 +65,7 @@ def login() -> Response | str | tuple[str, int]:
     password = request.form.get("password") or ""
     addr = client_address()
     try:
-        check_password_lock(username, utcnow(), current_app.config)
+        check_password_lock(username, utcnow(), settings().throttle)
     except Locked as exc:
         audit("locked", subject=username, client_addr=addr, retry_after=exc.retry_after, method="password")
         db.session.commit()
@@ -116,7 +117,7 @@ def user(username: str) -> str:
     templates = db.session.scalars(
         sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
     ).all()
-    return render_template("admin/user.html", account=account, templates=templates, min_frames=current_app.config["ENROLL_MIN_FRAMES"])
+    return render_template("admin/user.html", account=account, templates=templates, min_frames=settings().enroll.min_webcam_frames)
 
 
 @bp.get("/attempts")

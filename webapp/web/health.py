@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from webapp.db.extensions import db
 from webapp.errors import ServiceUnavailable
-from webapp.runtime import runtime
+from webapp.runtime.worker import runtime
 
 bp = Blueprint("health", __name__)
 
@@ -30,6 +30,13 @@ def healthz() -> tuple[Response, int]:
         for name, model in rt.ensemble.models.items():
             models[name] = f"{model.card.version} ({model.card.sha256[:12]})"
         models["ensemble"] = rt.ensemble.card.version
+    try:
+        context = rt.context_detector() if rt.ensemble is not None else None
+        if context is not None:
+            models["context_detector"] = f"{context.card.name} ({context.card.sha256['model'][:12]})"
+    except ServiceUnavailable:
+        models["context_detector"] = "unavailable"
+        ok = False
     try:
         blink = rt.require_blink()
         models["blink"] = f"{blink.card.version} ({blink.card.sha256[:12]})" if blink else "rule (no model configured)"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
+
+from webapp.settings import settings
 
 bp = Blueprint("pages", __name__)
 
@@ -18,8 +20,8 @@ def index() -> Response:
 
 @bp.get("/login")
 def login() -> str:
-    cfg = current_app.config
-    return render_template("login.html", frame_width=480, jpeg_quality=0.85, default_interval=cfg["FRAME_INTERVAL_MS"])
+    interval = settings().attempts.frame_interval_ms
+    return render_template("login.html", frame_width=480, jpeg_quality=0.85, default_interval=interval)
 
 
 @bp.get("/account")

@@ -11,33 +11,24 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, g, jsonify, request
 from flask_login import current_user
 
-from webapp.accounts.enrollment import enroll_images, enroll_limits
+from webapp.accounts.enrollment import enroll_images
 from webapp.accounts.security import bearer_user, check_csrf, client_address
-from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, user_json, users_with_counts
+from webapp.accounts.stills import score_still, single_face
+from webapp.accounts.templates import user_encodings, user_material
+from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import LoginAttempt
-from webapp.errors import (
-    ApiError,
-    BadImage,
-    Forbidden,
-    ImageTooLarge,
-    InvalidRequest,
-    MultipleFaces,
-    NoFace,
-    Unauthorized,
-)
-from webapp.face.image import ImageError, decode_image
+from webapp.errors import ApiError, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
 from webapp.face.match import match
-from webapp.login import policy as pol
-from webapp.login.frames import score_still, single_face
-from webapp.login.service import get_attempt, recent_attempts, user_encodings, user_material
-from webapp.runtime import runtime
+from webapp.login.attempts import get_attempt, recent_attempts
+from webapp.runtime.worker import runtime
+from webapp.settings import settings
 from webapp.web.api import bp
-from webapp.web.uploads import part_bytes, require_multipart
+from webapp.web.serializers import attempt_json, user_json
+from webapp.web.uploads import decode_upload, part_bytes, require_multipart
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,10 +93,10 @@ def _uploaded_images(field: str) -> list[bytes]:
     parts = request.files.getlist(field)
     if not parts:
         raise InvalidRequest(f"Send one or more images in the '{field}' field.")
-    cfg = current_app.config
-    if len(parts) > int(cfg["ENROLL_MAX_IMAGES"]):
-        raise InvalidRequest(f"At most {cfg['ENROLL_MAX_IMAGES']} images per request.")
-    return [part_bytes(p, int(cfg["ENROLL_MAX_BYTES"])) for p in parts]
+    enroll = settings().enroll
+    if len(parts) > enroll.max_images:
+        raise InvalidRequest(f"At most {enroll.max_images} images per request.")
+    return [part_bytes(p, enroll.limits.max_bytes) for p in parts]
 
 
 @bp.post("/admin/users/<username>/faces")
@@ -116,7 +107,7 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     source = request.form.get("source", "upload")
     if source not in ("upload", "webcam"):
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
-    min_good = int(current_app.config["ENROLL_MIN_FRAMES"]) if source == "webcam" else 1
+    min_good = settings().enroll.min_webcam_frames if source == "webcam" else 1
     result = enroll_images(user, images, source, min_good=min_good)
     audit(
         "faces_enrolled",
@@ -159,37 +150,6 @@ def admin_delete_user(username: str) -> tuple[str, int]:
     return "", 204
 
 
-def attempt_json(a: LoginAttempt, frames: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "attempt_id": a.public_id,
-        "time": a.created_at.isoformat() + "Z",
-        "finished_at": a.finished_at.isoformat() + "Z" if a.finished_at else None,
-        "username": a.username,
-        "known_user": a.user_id is not None,
-        "client_addr": a.client_addr,
-        "challenge": a.challenge,
-        "state": a.state,
-        "decision": a.state,
-        "reason": a.reason,
-        "detail": a.detail,
-        "frames": a.frames_received,
-        "scores": a.scores,
-    }
-    if frames:
-        out["frame_log"] = [
-            {
-                "seq": f.seq,
-                "client_seq": f.client_seq,
-                "received_at": f.received_at.isoformat() + "Z",
-                "faces": f.faces,
-                "outcome": f.outcome,
-                "signals": f.signals,
-            }
-            for f in a.frames
-        ]
-    return out
-
-
 @bp.get("/admin/attempts")
 @admin_required
 def admin_attempts() -> Response:
@@ -206,15 +166,6 @@ def admin_attempt(attempt_id: str) -> Response:
     return jsonify(attempt_json(get_attempt(attempt_id), frames=True))
 
 
-def _decode_still(data: bytes) -> Any:
-    try:
-        return decode_image(data, enroll_limits())
-    except ImageError as exc:
-        if exc.code == "too_large":
-            raise ImageTooLarge(str(exc)) from None
-        raise BadImage(str(exc)) from None
-
-
 @bp.post("/admin/verify")
 @admin_required
 def admin_verify() -> Response:
@@ -224,7 +175,7 @@ def admin_verify() -> Response:
         raise InvalidRequest("Send the username field.")
     user = find_user(username)
     (data,) = _uploaded_images("image")[:1]
-    rgb = _decode_still(data)
+    rgb = decode_upload(data, settings().enroll.limits, "still")
     face = single_face(rgb, runtime())
     if face.reason == "no_face":
         raise NoFace()
@@ -234,7 +185,7 @@ def admin_verify() -> Response:
     templates = user_encodings(user.id)
     if templates.shape[0] == 0:
         raise NoTemplates()
-    result = match(face.observation.encoding, templates, float(current_app.config["IDENTITY_TOLERANCE"]))
+    result = match(face.observation.encoding, templates, settings().identity_tolerance)
     return jsonify({"match": result.match, "distance": round(result.distance, 4), "tolerance": result.tolerance})
 
 
@@ -244,16 +195,16 @@ def admin_liveness() -> Response:
     images = _uploaded_images("images")
     rt = runtime()
     ensemble = rt.require_ensemble()
-    threshold = pol.configured_live_threshold(current_app.config, ensemble.threshold)  # as the login applies it
+    threshold = settings().live_threshold(ensemble.threshold)  # as the login applies it
     # With a username, the stills are scored as that user's login frames would be (their
     # enrolled liveness embeddings let the identity-aware members vote); without, they abstain.
     username = request.form.get("username")
     user = find_user(username) if username else None
-    references = user_material(user.id)[1] if user is not None else None
+    references = user_material(user.id, ensemble.versions())[1] if user is not None else None
     results: list[dict[str, Any]] = []
     for index, data in enumerate(images):
         try:
-            rgb = _decode_still(data)
+            rgb = decode_upload(data, settings().enroll.limits, "still")
         except ApiError as exc:
             results.append({"index": index, "live_score": None, "decision": "bad_image", "models": {}, "error": exc.error})
             continue
@@ -265,7 +216,7 @@ def admin_liveness() -> Response:
             {
                 "index": index,
                 "live_score": live.live_score,
-                "decision": "live" if live.live_score >= threshold else "spoof",
+                "decision": "unscored" if live.live_score is None else ("live" if live.live_score >= threshold else "spoof"),
                 "models": live.models,
                 "abstained": sorted(set(ensemble.models) - set(live.models)),
                 "faces": faces,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
 from flask_login import current_user
 
 from webapp.accounts.security import client_address, end_session, start_session
 from webapp.db.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
-from webapp.face.image import ImageLimits, ImageTooLarge, NotAnImage, UnsupportedImage, decode_image
 from webapp.login import service
+from webapp.login.attempts import get_attempt
+from webapp.settings import settings
 from webapp.web.api import bp
-from webapp.web.uploads import optional_int, part_bytes, require_multipart
+from webapp.web.uploads import decode_upload, optional_int, part_bytes, require_multipart
 
 # Multipart framing around one frame; a body bigger than the frame limit plus this is refused
 # before Werkzeug parses (and spools) it.
@@ -28,45 +29,33 @@ def login_start() -> tuple[Response, int]:
     if not isinstance(body, dict) or "username" not in body:
         raise InvalidRequest("The body must be a JSON object with a username.")
     attempt = service.start_attempt(body["username"], client_address(), request.headers.get("User-Agent", ""))
-    cfg = current_app.config
+    attempts = settings().attempts
     payload = {
         "attempt_id": attempt.public_id,
-        "challenge": {"steps": list(attempt.challenge), "expires_in": int(cfg["ATTEMPT_TTL_SECONDS"])},
-        "frame_interval_ms": int(cfg["FRAME_INTERVAL_MS"]),
-        "max_frames": int(cfg["ATTEMPT_MAX_FRAMES"]),
+        "challenge": {"steps": list(attempt.challenge), "expires_in": attempts.ttl_seconds},
+        "frame_interval_ms": attempts.frame_interval_ms,
+        "max_frames": attempts.max_frames,
     }
     return jsonify(payload), 201
-
-
-def _frame_limits() -> ImageLimits:
-    cfg = current_app.config
-    return ImageLimits(int(cfg["FRAME_MAX_BYTES"]), int(cfg["FRAME_MAX_PIXELS"]), int(cfg["FRAME_MAX_SIDE"]))
 
 
 @bp.post("/login/<attempt_id>/frames")
 def login_frame(attempt_id: str) -> Response:
     arrived_at = utcnow()  # the frame's time is when it reached us, never what the client says
-    limits = _frame_limits()
+    cfg = settings()
+    limits = cfg.frame_limits
     if request.content_length is not None and request.content_length > limits.max_bytes + _MULTIPART_SLACK:
         raise FrameTooLarge()
-    attempt = service.get_attempt(attempt_id)
+    attempt = get_attempt(attempt_id)
     service.ensure_open(attempt)
     require_multipart()
     part = request.files.get("frame")
     if part is None:
         raise BadFrame("The request has no 'frame' file field.")
     data = part_bytes(part, limits.max_bytes)
-    try:
-        rgb = decode_image(data, limits)
-    except NotAnImage as exc:
-        raise BadFrame(str(exc)) from None
-    except UnsupportedImage as exc:
-        raise UnsupportedMedia(str(exc)) from None
-    except ImageTooLarge as exc:
-        raise FrameTooLarge(str(exc)) from None
+    rgb = decode_upload(data, limits, "frame")
 
     outcome = service.submit_frame(attempt, data, rgb, optional_int("seq"), arrived_at)
-    cfg = current_app.config
     body: dict[str, Any] = {
         "state": outcome.verdict.state,
         "prompt": outcome.prompt,
@@ -74,7 +63,7 @@ def login_frame(attempt_id: str) -> Response:
         "step": outcome.step,
         "reason": outcome.verdict.reason if outcome.verdict.state == STATE_DENIED else None,
         # Pacing for the next frame: a burst while the user blinks, the usual pace otherwise.
-        "frame_interval_ms": int(cfg["BLINK_FRAME_INTERVAL_MS"] if outcome.step == "blink" else cfg["FRAME_INTERVAL_MS"]),
+        "frame_interval_ms": cfg.attempts.blink_frame_interval_ms if outcome.step == "blink" else cfg.attempts.frame_interval_ms,
     }
     if outcome.verdict.state == STATE_GRANTED and outcome.user is not None:
         start_session(outcome.user, "face", client_address(), attempt_id=outcome.attempt.id)

@@ -1,0 +1,76 @@
+"""Typed settings: parsed once at start-up, every bad value named by its key."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webapp.config import DEFAULTS
+from webapp.login.policy import Policy
+from webapp.settings import Settings, SettingsError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def build(**overrides: Any) -> Settings:
+    return Settings.from_config({**DEFAULTS, **overrides})
+
+
+def test_defaults_parse_and_the_policy_matches_its_own_defaults() -> None:
+    cfg = build()
+    assert cfg.policy(0.5, None) == Policy(live_threshold=0.5)
+    assert cfg.frame_limits.max_bytes == DEFAULTS["FRAME_MAX_BYTES"]
+    assert cfg.challenge.steps == tuple(DEFAULTS["CHALLENGE_STEPS"])
+    assert cfg.live_threshold(0.7) == 0.7
+    assert build(LIVENESS_THRESHOLD=0.0).live_threshold(0.7) == 0.0  # 0.0 is a value, not "unset"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("IDENTITY_TOLERANCE", "half", "expected a number"),
+        ("IDENTITY_TOLERANCE", float("nan"), "finite"),
+        ("ATTEMPT_TTL_SECONDS", 0, "at least 1"),
+        ("ATTEMPT_TTL_SECONDS", 1.5, "expected an integer"),
+        ("CHALLENGE_COUNT", True, "expected an integer"),
+        ("CHALLENGE_STEPS", "blink", "list of strings"),
+        ("CHALLENGE_STEPS", ["blink", "somersault"], "unknown steps"),
+        ("CHALLENGE_COUNT", 4, "catalogue of 3"),
+        ("PLANAR_CHECK", "maybe", "true or false"),
+        ("ENROLL_BRIGHTNESS_RANGE", [200, 40], "above high"),
+        ("LIVENESS_MODEL_DIR", 3, "directory path"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_key(key: str, value: Any, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as err:
+        build(**{key: value})
+    assert str(err.value).startswith(f"{key}:")
+
+
+def test_flags_accept_the_spellings_an_environment_gives() -> None:
+    assert build(PLANAR_CHECK="false").planarity is None
+    assert build(PLANAR_CHECK="true").planarity is not None
+
+
+def test_the_app_does_not_start_with_a_bad_value(tmp_path: Path) -> None:
+    from webapp import create_app
+
+    with pytest.raises(SettingsError, match=r"^LOCKOUT_SECONDS:"):
+        create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOCKOUT_SECONDS": "soon"})
+
+
+def test_no_config_parsing_outside_settings() -> None:
+    """Rule of the layout: nothing but webapp/settings.py casts raw config values."""
+    out = subprocess.run(
+        ["grep", "-rnE", r"(int|float|bool)\((cfg|current_app\.config|app\.config)\[", "webapp"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    offenders = [line for line in out.stdout.splitlines() if not line.startswith("webapp/settings.py")]
+    assert out.returncode in (0, 1), out.stderr  # 1 = no match; 2 = grep failed
+    assert offenders == []
