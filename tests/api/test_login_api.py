@@ -156,12 +156,6 @@ def test_seq_is_optional_and_kept_as_sent(app: Flask, client: FlaskClient, seq: 
 
 
 @pytest.mark.slow  # the frame is analysed (dlib face detection) before the value reaches the database
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="webapp bug: optional_int accepts integers beyond SQLite's 64-bit INTEGER; storing one as "
-    "client_seq raises OverflowError and the client gets 500 internal_error instead of 400 invalid_request",
-)
 @pytest.mark.parametrize("seq", [str(2**63), "9" * 30], ids=["int64-max+1", "30-digits"])
 def test_seq_too_big_to_store_is_refused(client: FlaskClient, seq: str) -> None:
     attempt_id = start(client, "nobody-here").get_json()["attempt_id"]

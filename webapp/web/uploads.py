@@ -37,9 +37,12 @@ def optional_int(name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InvalidRequest(f"{name} must be an integer") from None
+    if not -(2**63) <= number < 2**63:  # the database stores a signed 64-bit integer
+        raise InvalidRequest(f"{name} must fit in a signed 64-bit integer")
+    return number
 
 
 UploadKind = Literal["frame", "still"]
