@@ -71,7 +71,7 @@ class DetectorCard:
                 version=str(data.get("version", files["model"]["sha256"][:12])),
                 model=directory / files["model"]["file"],
                 prototxt=directory / files["prototxt"]["file"],
-                area_side=int(data["input"].get("area_side", 192)),
+                area_side=int(data["input"]["area_side"]),
                 mean=tuple(float(v) for v in data["input"]["mean"]),  # type: ignore[arg-type]
                 min_confidence=float(data["confidence_threshold"]),
                 sha256={"model": str(files["model"]["sha256"]), "prototxt": str(files["prototxt"]["sha256"])},
@@ -115,8 +115,10 @@ class RetinaFace:
         aspect = w / h
         return cv2.resize(bgr, (int(side * math.sqrt(aspect)), int(side / math.sqrt(aspect))), interpolation=cv2.INTER_LINEAR)
 
-    def detect(self, rgb: np.ndarray) -> list[ScoredBox]:
-        """Faces of an RGB uint8 frame at or above the card's confidence, most confident first."""
+    def detect(self, rgb: np.ndarray, min_confidence: float | None = None) -> list[ScoredBox]:
+        """Faces of an RGB uint8 frame at or above ``min_confidence`` (the card's unless given),
+        most confident first."""
+        floor = self.card.min_confidence if min_confidence is None else min_confidence
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         h, w = bgr.shape[:2]
         blob = cv2.dnn.blobFromImage(np.ascontiguousarray(self.network_input(bgr)), 1.0, mean=self.card.mean)
@@ -127,7 +129,7 @@ class RetinaFace:
         boxes = [
             ScoredBox(float(r[3] * w), float(r[4] * h), float(r[5] * w), float(r[6] * h), float(r[2]))
             for r in rows
-            if r[2] >= self.card.min_confidence and r[5] > r[3] and r[6] > r[4]
+            if r[2] >= floor and r[5] > r[3] and r[6] > r[4]
         ]
         boxes.sort(key=lambda b: b.confidence, reverse=True)
         return boxes

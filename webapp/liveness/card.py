@@ -48,7 +48,7 @@ class ModelCard:
     threshold: float
     output_name: str | None = None
     # How the crop is cut (webapp/face/crop.py): "square" on the dlib box, or "silentface" on
-    # the RetinaFace box (the pretrained MiniFASNet members, cards in webapp/assets/minifasnet).
+    # the RetinaFace box (the pretrained MiniFASNet members, cards in webapp/assets/models).
     crop_policy: str = SQUARE
     # "probability": the output is P(live) (one column, or two with live last); "softmax": the
     # output holds logits, and P(live) is the softmax of column ``live_index``.
