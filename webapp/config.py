@@ -50,10 +50,16 @@ DEFAULTS: dict[str, Any] = {
     # ("closer" is available too; it adds order randomness but a photo brought closer passes it.)
     # Frames with a face at the start that set the user's own neutral eye opening and pose.
     "CHALLENGE_BASELINE_FRAMES": 3,
-    # A step not completed within this many face frames fails the attempt (challenge_failed).
-    # 3 baseline + 25 < 30: thirty frames of a still photo always end denied.
-    "CHALLENGE_STEP_MAX_FRAMES": 20,
-    "BLINK_STEP_MAX_FRAMES": 25,
+    # A step not completed within this many seconds of the server clock fails the attempt
+    # (challenge_failed). Time, not frames: the page's pace (about 8 frames a second, faster as
+    # the server gets faster) must not shorten what a person gets to turn and come back; 8 s is
+    # three times a deliberate turn-and-return, and a still photo still ends inside the 60 s TTL.
+    "CHALLENGE_STEP_MAX_SECONDS": 8.0,
+    "BLINK_STEP_MAX_SECONDS": 8.0,
+    # ... and within this many face frames, whatever the clock says: a stream faster than any
+    # camera (10 fps x 8 s) cannot buy itself more tries.
+    "CHALLENGE_STEP_MAX_FRAMES": 80,
+    "BLINK_STEP_MAX_FRAMES": 80,
     # Blink: the learned detector (a window of eye openings, ONNX, webapp/assets/blink) at
     # BLINK_THRESHOLD, OR (BLINK_RULE) a frame below BLINK_CLOSED_RATIO x the user's open-eye
     # ratio followed by one above BLINK_REOPEN_RATIO x it. Measured on the shared live clips
@@ -72,6 +78,10 @@ DEFAULTS: dict[str, Any] = {
     # Turns: head yaw (degrees, from solvePnP on landmarks) to count as turned, and back.
     "TURN_YAW_DEGREES": 18.0,
     "TURN_RETURN_DEGREES": 8.0,
+    # A real turn passes through intermediate poses: the step counts only when a frame between
+    # TURN_PARTIAL_DEGREES and TURN_YAW_DEGREES was seen on the way out or back. A slideshow of a
+    # frontal and a turned photo jumps straight across; the user is asked to turn again, slowly.
+    "TURN_PARTIAL_DEGREES": 6.0,
     # Closer: face scale (inter-ocular distance) vs baseline, held for CLOSER_FRAMES frames.
     "CLOSER_RATIO": 1.2,
     "CLOSER_FRAMES": 2,
@@ -94,6 +104,11 @@ DEFAULTS: dict[str, Any] = {
     "PLANAR_MAX_UNEXPLAINED": 0.55,
     "PLANAR_MIN_TURNED_FRAMES": 2,
     "PLANAR_MAX_PLANAR_SHARE": 0.5,
+    # A second face must stay in view this long (server clock) before it denies the attempt
+    # (multiple_faces): someone passing behind the user, or one spurious detection, does not.
+    # Frames with several faces never count as evidence. The frame cap bounds a fast stream.
+    "MULTIPLE_FACES_GRACE_SECONDS": 2.0,
+    "MULTIPLE_FACES_GRACE_FRAMES": 20,  # 10 fps x the grace
     # --- attempts --------------------------------------------------------------------------
     "ATTEMPT_TTL_SECONDS": 60,
     "ATTEMPT_MAX_FRAMES": 150,

@@ -180,8 +180,12 @@ class Settings:
     identity_min_matched_frames: int
     live_min_frames: int
     baseline_frames: int
+    step_max_seconds: float
+    blink_step_max_seconds: float
     step_max_frames: int
     blink_step_max_frames: int
+    multi_face_grace_seconds: float
+    multi_face_grace_frames: int
     max_duplicate_frames: int
     max_near_duplicate_frames: int
     max_parallel_frames: int
@@ -197,6 +201,8 @@ class Settings:
         if unknown:
             raise SettingsError(f"CHALLENGE_STEPS: unknown steps {unknown}; known: {sorted(STEPS)}")
         count = r.integer("CHALLENGE_COUNT", minimum=0)
+        if r.number("TURN_PARTIAL_DEGREES", minimum=0.0) >= r.number("TURN_YAW_DEGREES", minimum=0.0):
+            raise SettingsError("TURN_PARTIAL_DEGREES: must be below TURN_YAW_DEGREES (the intermediate poses of a turn)")
         if steps and count > len(steps):
             raise SettingsError(f"CHALLENGE_COUNT: {count} steps drawn from a catalogue of {len(steps)}")
         planarity = (
@@ -272,6 +278,10 @@ class Settings:
             identity_min_matched_frames=r.integer("IDENTITY_MIN_MATCHED_FRAMES", minimum=1),
             live_min_frames=r.integer("LIVENESS_MIN_FRAMES", minimum=1),
             baseline_frames=r.integer("CHALLENGE_BASELINE_FRAMES", minimum=1),
+            step_max_seconds=r.number("CHALLENGE_STEP_MAX_SECONDS", minimum=0.5),
+            blink_step_max_seconds=r.number("BLINK_STEP_MAX_SECONDS", minimum=0.5),
+            multi_face_grace_seconds=r.number("MULTIPLE_FACES_GRACE_SECONDS", minimum=0.0),
+            multi_face_grace_frames=r.integer("MULTIPLE_FACES_GRACE_FRAMES", minimum=1),
             step_max_frames=r.integer("CHALLENGE_STEP_MAX_FRAMES", minimum=1),
             blink_step_max_frames=r.integer("BLINK_STEP_MAX_FRAMES", minimum=1),
             max_duplicate_frames=r.integer("REPLAY_MAX_DUPLICATE_FRAMES", minimum=0),
@@ -283,6 +293,7 @@ class Settings:
                 blink_reopen_ratio=r.number("BLINK_REOPEN_RATIO", minimum=0.0),
                 turn_yaw=r.number("TURN_YAW_DEGREES", minimum=0.0),
                 turn_return=r.number("TURN_RETURN_DEGREES", minimum=0.0),
+                turn_partial=r.number("TURN_PARTIAL_DEGREES", minimum=0.0),
                 closer_ratio=r.number("CLOSER_RATIO", minimum=1.0),
                 closer_frames=r.integer("CLOSER_FRAMES", minimum=1),
                 closer_max_yaw=r.number("CLOSER_MAX_YAW", minimum=0.0),
@@ -309,6 +320,10 @@ class Settings:
             live_threshold=self.live_threshold(card_threshold),
             live_min_frames=self.live_min_frames,
             baseline_frames=self.baseline_frames,
+            step_max_seconds=self.step_max_seconds,
+            blink_step_max_seconds=self.blink_step_max_seconds,
+            multi_face_grace_seconds=self.multi_face_grace_seconds,
+            multi_face_grace_frames=self.multi_face_grace_frames,
             step_max_frames=self.step_max_frames,
             blink_step_max_frames=self.blink_step_max_frames,
             max_duplicate_frames=self.max_duplicate_frames,

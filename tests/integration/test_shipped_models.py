@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import AppFactory
-from tests.support.api import admin_token, auth, cli_add_user, post_frame, start
+from tests.support.api import admin_token, attempt_row, auth, cli_add_user, paced_clock, post_frame, start
 from tests.support.faces import face_photo
 from tests.support.frames import blank_jpeg, jittered_jpeg, portrait
 from webapp.config import DEFAULTS
@@ -51,13 +51,14 @@ def test_health_reports_the_shipped_models(real_client: FlaskClient) -> None:
     assert set(members) <= set(body["models"])
 
 
-def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, alice: None) -> None:
+def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, alice: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """A still photo never turns, and every challenge drawn from the default catalogue has a
-    turn: the first step runs out of frames (3 baseline frames + 20 for a turn, 25 for a
-    blink) and the attempt is denied challenge_failed, whatever the challenge. Nothing else
-    can end it first: the frames are never byte-identical nor re-encoded copies (no replay),
-    the photo is not swivelled (no planar-motion spoof), and the passive score only decides
-    once every step is done."""
+    turn: the first step runs out of time on the server clock (8 s, at a camera's pace) and the
+    attempt is denied challenge_failed, whatever the challenge. Nothing else can end it first:
+    the frames are never byte-identical nor re-encoded copies (no replay), the photo is not
+    swivelled (no planar-motion spoof), and the passive score only decides once every step is
+    done."""
+    paced_clock(monkeypatch)
     body = start(real_client, "alice").get_json()
     attempt_id, first_step = body["attempt_id"], body["challenge"]["steps"][0]
     frame = portrait("obama2.jpg")
@@ -72,7 +73,9 @@ def test_thirty_frames_of_a_still_photo_are_denied(real_client: FlaskClient, ali
         if body["state"] != "collecting":
             break
     assert states[-1] == ("denied", "challenge_failed"), states
-    assert len(states) == 3 + (25 if first_step == "blink" else 20), (body["challenge"], states)
+    detail = attempt_row(real_client.application, attempt_id).detail or ""
+    assert detail.startswith(f"step 1 ({first_step}) not done in "), detail
+    assert float(detail.split(" not done in ")[1].split(" s")[0]) >= 8.0, detail  # the step's seconds, not frames
     assert real_client.get("/api/v1/me").status_code == 401
 
 

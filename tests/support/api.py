@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -114,10 +115,10 @@ def scripted_signals(challenge: list[str], baseline: int = 3) -> Iterator[FaceSi
     for step in challenge:
         if step == "blink":
             yield FaceSignals(ear=0.1, yaw=0.0, pitch=0.0, face_px=150)
-        elif step == "turn_left":
-            yield FaceSignals(ear=0.3, yaw=30.0, pitch=0.0, face_px=150)
-        elif step == "turn_right":
-            yield FaceSignals(ear=0.3, yaw=-30.0, pitch=0.0, face_px=150)
+        elif step in ("turn_left", "turn_right"):  # a head turns through the poses in between
+            sign = 1.0 if step == "turn_left" else -1.0
+            yield FaceSignals(ear=0.3, yaw=sign * 12.0, pitch=0.0, face_px=150)
+            yield FaceSignals(ear=0.3, yaw=sign * 30.0, pitch=0.0, face_px=150)
         yield neutral
     while True:
         yield neutral
@@ -136,3 +137,16 @@ class ClosingClient(FlaskClient):
         if stream is not None and hasattr(stream, "close"):
             stream.close()
         return response
+
+
+def paced_clock(monkeypatch: pytest.MonkeyPatch, seconds_per_read: float = 0.125) -> None:
+    """Make the server clock move as it does for a camera at the page's pace: every read of
+    ``webapp.db.clock.utcnow`` is ``seconds_per_read`` later than the one before (a frame reads
+    it a few times), so time budgets are reached in a few dozen frames without sleeping."""
+    from datetime import timedelta
+
+    from webapp.db import clock
+
+    start = clock.utcnow()
+    reads = itertools.count(1)
+    monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(seconds=seconds_per_read * next(reads)))

@@ -90,15 +90,25 @@ def test_blink_needs_closed_then_open() -> None:
 def test_turn_left_and_back() -> None:
     assert _run("turn_left", [_sig(yaw=10), _sig(yaw=25), _sig(yaw=12), _sig(yaw=4)]) == [False, False, False, True]
     assert not any(_run("turn_left", [_sig(yaw=-30), _sig(yaw=2)]))  # wrong side
-    assert _run("turn_right", [_sig(yaw=-20), _sig(yaw=0)]) == [False, True]
+    assert _run("turn_right", [_sig(yaw=-10), _sig(yaw=-20), _sig(yaw=0)]) == [False, False, True]
+    # Straight from frontal to turned and back, with no pose in between: not a turning head.
+    assert _run("turn_right", [_sig(yaw=-20), _sig(yaw=0)]) == [False, False]
 
 
 def test_step_prompts_follow_progress() -> None:
     progress: dict = {}
     step = STEPS["turn_right"]
     assert "right" in step.prompt(progress)
+    step.update(progress, StepFrame(_sig(yaw=-10), BASE), CFG)
+    assert step.prompt(progress) == "A little more."
     step.update(progress, StepFrame(_sig(yaw=-30), BASE), CFG)
-    assert "back" in step.prompt(progress)
+    assert "enough" in step.prompt(progress) and "back" in step.prompt(progress)
+    step.update(progress, StepFrame(_sig(yaw=0), BASE), CFG)
+    assert "enough" in step.prompt(progress)  # turned, then an intermediate pose missing: still turned
+    fast: dict = {}
+    step.update(fast, StepFrame(_sig(yaw=-30), BASE), CFG)
+    step.update(fast, StepFrame(_sig(yaw=2), BASE), CFG)
+    assert "slowly" in step.prompt(fast)
 
 
 def test_pick_challenge_is_random_and_valid() -> None:

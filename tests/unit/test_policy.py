@@ -55,18 +55,19 @@ def blink() -> list[pol.FrameFacts]:
 
 
 def left() -> list[pol.FrameFacts]:
-    return [frame(yaw=25), frame(yaw=1)]
+    """A head turning: through an intermediate pose, past the turn, back."""
+    return [frame(yaw=12), frame(yaw=25), frame(yaw=1)]
 
 
 def right() -> list[pol.FrameFacts]:
-    return [frame(yaw=-25), frame(yaw=-1)]
+    return [frame(yaw=-12), frame(yaw=-25), frame(yaw=-1)]
 
 
 def test_grant_after_baseline_and_steps_in_order() -> None:
     verdict, state = run(["blink", "turn_left"], baseline() + blink() + left())
     assert verdict.state == "granted"
     assert [s["step"] for s in state.steps_done] == ["blink", "turn_left"]
-    assert state.matched_frames == 7
+    assert state.matched_frames == 8
 
 
 def test_steps_out_of_order_do_not_count() -> None:
@@ -76,10 +77,37 @@ def test_steps_out_of_order_do_not_count() -> None:
     assert state.step_index == 0
 
 
-def test_still_face_fails_the_challenge_after_the_step_budget() -> None:
-    verdict, state = run(["turn_right"], baseline() + many(40))
+def test_still_face_fails_the_challenge_after_the_step_budget_on_the_server_clock() -> None:
+    # At the page's pace (8 frames a second) the step gets its seconds, not a number of frames.
+    paced = [replace(f, t=i * 0.125) for i, f in enumerate(baseline() + many(100))]
+    verdict, state = run(["turn_right"], paced)
     assert verdict == pol.Verdict("denied", "challenge_failed", verdict.detail)
-    assert state.face_frames == 3 + POLICY.step_max_frames
+    assert state.step_started_t == 3 * 0.125
+    assert (state.face_frames - 1) * 0.125 - state.step_started_t == POLICY.step_max_seconds
+    # The same budget holds for a slower client: fewer frames, the same seconds.
+    slow = [replace(f, t=i * 0.5) for i, f in enumerate(baseline() + many(40))]
+    verdict, state = run(["turn_right"], slow)
+    assert verdict.reason == "challenge_failed" and state.step_frames == POLICY.step_max_seconds / 0.5 + 1
+
+
+def test_a_stream_faster_than_a_camera_cannot_buy_more_frames() -> None:
+    verdict, state = run(["turn_right"], baseline() + many(200))  # every frame at t = 0
+    assert verdict.reason == "challenge_failed"
+    assert state.step_frames == POLICY.step_max_frames
+
+
+def test_a_turn_without_intermediate_poses_does_not_count() -> None:
+    # A frontal photo, then a turned one, then the frontal again: a slideshow, not a head.
+    verdict, state = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=1)] + many(2))
+    assert verdict.state == "collecting" and state.step_index == 0
+    assert state.step_progress.get("too_fast") is True
+    assert "slowly" in pol.prompt_of(state, ["turn_left"], POLICY, pol.COLLECTING, 1)
+    # The same person then turns for real within the budget: granted.
+    verdict, _ = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=1)] + left())
+    assert verdict.state == "granted"
+    # An intermediate pose on the way back counts too.
+    verdict, _ = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=10), frame(yaw=2)])
+    assert verdict.state == "granted"
 
 
 def test_someone_else_is_denied_at_once() -> None:
@@ -100,9 +128,23 @@ def test_inconclusive_distance_is_not_counted_but_not_fatal() -> None:
     assert verdict.state == "granted"
 
 
-def test_two_faces_deny() -> None:
-    verdict, _ = run(["blink"], [*baseline(), frame(faces=2)])
+def test_two_faces_deny_once_they_stay_in_view() -> None:
+    frames = [*baseline(), *(frame(faces=2) for _ in range(40))]
+    verdict, state = run(["blink"], [replace(f, t=i * 0.125) for i, f in enumerate(frames)])
     assert verdict.reason == "multiple_faces"
+    assert state.multi_face_since == 3 * 0.125 and state.multi_face_frames == POLICY.multi_face_grace_seconds / 0.125 + 1
+    # A fast stream of them is denied by the frame cap.
+    verdict, state = run(["blink"], [*baseline(), *(frame(faces=2) for _ in range(30))])
+    assert verdict.reason == "multiple_faces" and state.multi_face_frames == POLICY.multi_face_grace_frames
+
+
+def test_a_passing_second_face_does_not_deny() -> None:
+    frames = [*baseline(), frame(faces=2), frame(faces=2), *blink(), *many(3)]
+    verdict, state = run(["blink"], [replace(f, t=i * 0.125) for i, f in enumerate(frames)])
+    assert verdict.state == "granted"
+    assert state.multi_face_since is None and state.multi_face_frames == 0
+    shown = pol.AttemptState()
+    assert "more than one face" in pol.prompt_of(shown, ["blink"], POLICY, pol.COLLECTING, 2)
 
 
 def test_frames_without_face_are_ignored() -> None:

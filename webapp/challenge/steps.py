@@ -71,6 +71,7 @@ class StepSettings:
     blink_reopen_ratio: float = DEFAULTS["BLINK_REOPEN_RATIO"]
     turn_yaw: float = DEFAULTS["TURN_YAW_DEGREES"]
     turn_return: float = DEFAULTS["TURN_RETURN_DEGREES"]
+    turn_partial: float = DEFAULTS["TURN_PARTIAL_DEGREES"]
     closer_ratio: float = DEFAULTS["CLOSER_RATIO"]  # face scale vs baseline that counts as "closer"
     closer_frames: int = DEFAULTS["CLOSER_FRAMES"]  # consecutive frames it must hold (one HOG box can jump a pyramid step)
     closer_max_yaw: float = DEFAULTS["CLOSER_MAX_YAW"]  # degrees from baseline yaw; a turned face is not a closer one
@@ -147,19 +148,36 @@ class TurnStep:
         self._sign = 1.0 if direction == "left" else -1.0
 
     def prompt(self, progress: dict[str, Any]) -> str:
+        """Feedback from the measured yaw: how far, enough, back, or again more slowly."""
         if progress.get("turned"):
-            return "Now look back at the camera."
+            return "That's enough. Now look back at the camera."
+        if progress.get("too_fast"):
+            return f"Once more, slowly: turn your head to your {self.direction}."
+        if progress.get("partial"):
+            return "A little more."
         return f"Turn your head slowly to your {self.direction}."
 
     def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
         signals, base = frame.signals, frame.base
         relative = self._sign * (signals.yaw - base.yaw)
+        between = cfg.turn_partial <= relative < cfg.turn_yaw
         if not progress.get("turned"):
             if relative >= cfg.turn_yaw:
                 progress["turned"] = True
                 progress["max_yaw"] = round(relative, 2)
+            elif between:
+                progress["partial"] = True  # on the way out
             return False
-        return abs(signals.yaw - base.yaw) <= cfg.turn_return
+        if between:
+            progress["partial"] = True  # on the way back
+        if abs(signals.yaw - base.yaw) > cfg.turn_return:
+            return False
+        if progress.get("partial"):
+            return True
+        # Frontal, turned, frontal with nothing in between: photos swapped, not a head turning.
+        progress.clear()
+        progress["too_fast"] = True
+        return False
 
 
 class CloserStep:

@@ -65,8 +65,12 @@ class Policy:
     live_threshold: float = 0.5  # the loaded ensemble card's (or LIVENESS_THRESHOLD)
     live_min_frames: int = DEFAULTS["LIVENESS_MIN_FRAMES"]
     baseline_frames: int = DEFAULTS["CHALLENGE_BASELINE_FRAMES"]
+    step_max_seconds: float = DEFAULTS["CHALLENGE_STEP_MAX_SECONDS"]
+    blink_step_max_seconds: float = DEFAULTS["BLINK_STEP_MAX_SECONDS"]
     step_max_frames: int = DEFAULTS["CHALLENGE_STEP_MAX_FRAMES"]
     blink_step_max_frames: int = DEFAULTS["BLINK_STEP_MAX_FRAMES"]
+    multi_face_grace_seconds: float = DEFAULTS["MULTIPLE_FACES_GRACE_SECONDS"]
+    multi_face_grace_frames: int = DEFAULTS["MULTIPLE_FACES_GRACE_FRAMES"]
     max_duplicate_frames: int = DEFAULTS["REPLAY_MAX_DUPLICATE_FRAMES"]
     max_near_duplicate_frames: int = DEFAULTS["REPLAY_MAX_NEAR_DUPLICATE_FRAMES"]
     max_parallel_frames: int = DEFAULTS["REPLAY_MAX_PARALLEL_FRAMES"]
@@ -76,6 +80,9 @@ class Policy:
 
     def max_frames_for(self, step: str) -> int:
         return self.blink_step_max_frames if step == "blink" else self.step_max_frames
+
+    def max_seconds_for(self, step: str) -> float:
+        return self.blink_step_max_seconds if step == "blink" else self.step_max_seconds
 
     @property
     def blink_window(self) -> int:
@@ -118,7 +125,8 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         state.no_face_frames += 1
         return COLLECTING
     if frame.faces > 1:
-        return _deny(MULTIPLE_FACES, f"{frame.faces} faces in frame {seq}")
+        return _several_faces(state, frame, seq, policy)
+    state.multi_face_since, state.multi_face_frames = None, 0
 
     state.face_frames += 1
     verdict = _identity(state, frame, seq, policy)
@@ -128,7 +136,7 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         state.live_scores.append(round(float(frame.live_score), 4))
     if frame.signals is None:
         return COLLECTING
-    verdict = _motion(state, frame, policy)
+    verdict = _motion(state, frame, policy, bool(challenge))
     if verdict is not None or not challenge:
         return verdict or COLLECTING
     return _challenge(state, challenge, frame, seq, policy)
@@ -160,6 +168,17 @@ def _stream_checks(state: AttemptState, frame: FrameFacts, policy: Policy) -> Ve
     return None
 
 
+def _several_faces(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) -> Verdict:
+    """Several faces: not evidence of anything; denied once they stay in view past the grace."""
+    if state.multi_face_since is None:
+        state.multi_face_since = round(frame.t, 4)
+    state.multi_face_frames += 1
+    lasted = frame.t - state.multi_face_since
+    if lasted >= policy.multi_face_grace_seconds or state.multi_face_frames >= policy.multi_face_grace_frames:
+        return _deny(MULTIPLE_FACES, f"{frame.faces} faces in frame {seq}, in view for {lasted:.1f} s ({state.multi_face_frames} frames)")
+    return COLLECTING
+
+
 def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) -> Verdict | None:
     """Decision policy 1: enough frames of the claimed user, and none of anyone else."""
     distance = frame.distance if frame.distance is not None else float("inf")
@@ -172,7 +191,7 @@ def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) 
     return None
 
 
-def _motion(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict | None:
+def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: bool) -> Verdict | None:
     """Face-track continuity and planar motion, from the landmarks of consecutive face frames."""
     assert frame.signals is not None
     if frame.landmarks is None:
@@ -194,7 +213,8 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict |
             state.track_breaks += 1
             state.step_progress = {}
             state.blink_ears, state.blink_times = [], []
-            if state.track_breaks > policy.track.max_breaks:
+            # Without a challenge there is no step to fail: a jump only clears half-done evidence.
+            if challenged and state.track_breaks > policy.track.max_breaks:
                 return _deny(CHALLENGE_FAILED, f"the face jumped {state.track_breaks} times (shift {check.shift:.2f} IOD)")
     state.track_prev = TrackPoint(pts=np.round(landmarks, 1).tolist(), t=round(frame.t, 4))
     if policy.planarity is not None:
@@ -221,15 +241,21 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
     if state.step_index >= len(challenge):
         return COLLECTING
     step = STEPS[challenge[state.step_index]]
+    if state.step_started_t is None:
+        state.step_started_t = round(frame.t, 4)
     state.step_frames += 1
     step_frame = StepFrame(signals, baseline_of(state), tuple(state.blink_ears), tuple(state.blink_times), state.step_frames)
     if step.update(state.step_progress, step_frame, policy.steps):
         state.steps_done.append({"step": step.name, "seq": seq, "frames": state.step_frames})
         state.step_index += 1
         state.step_frames = 0
+        state.step_started_t = round(frame.t, 4)
         state.step_progress = {}
-    elif state.step_frames >= policy.max_frames_for(step.name):
-        return _deny(CHALLENGE_FAILED, f"step {state.step_index + 1} ({step.name}) not done in {state.step_frames} face frames")
+    else:
+        elapsed = frame.t - state.step_started_t
+        if elapsed >= policy.max_seconds_for(step.name) or state.step_frames >= policy.max_frames_for(step.name):
+            detail = f"step {state.step_index + 1} ({step.name}) not done in {elapsed:.1f} s ({state.step_frames} face frames)"
+            return _deny(CHALLENGE_FAILED, detail)
     return COLLECTING
 
 
@@ -291,6 +317,8 @@ def prompt_of(state: AttemptState, challenge: list[str], policy: Policy, verdict
         return _DENIED_PROMPTS.get(verdict.reason or "", "Sign-in failed. Please try again.")
     if last_faces == 0:
         return "We can't see your face. Centre it in the oval, with light on it."
+    if last_faces is not None and last_faces > 1:
+        return "Only you should be in view: we can see more than one face."
     step = current_step(state, challenge, policy)
     if step is not None:
         return STEPS[step].prompt(state.step_progress)

@@ -33,6 +33,9 @@ class AttemptState:
     baseline_iods: list[float] = field(default_factory=list)
     step_index: int = 0  # index into the attempt's challenge list
     step_frames: int = 0  # face frames spent on the current step
+    step_started_t: float | None = None  # server-clock second the current step began
+    multi_face_since: float | None = None  # start of the current run of frames with several faces
+    multi_face_frames: int = 0  # frames in that run
     step_progress: dict[str, Any] = field(default_factory=dict)
     steps_done: list[dict[str, Any]] = field(default_factory=list)  # {"step", "seq"}
     matched_frames: int = 0
