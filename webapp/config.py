@@ -93,6 +93,15 @@ DEFAULTS: dict[str, Any] = {
     "TRACK_MAX_SHIFT_IOD": 1.5,
     "TRACK_MAX_SCALE_SPEED": 2.0,
     "TRACK_MAX_BREAKS": 2,
+    # Continuity of scene, pose and face between consecutive face frames (challenge/continuity.py:
+    # background thumbnail, yaw/pitch speed on the server clock, face-descriptor distance).
+    # Calibrated on the shared live videos at 4-10 fps: 0 of 17,864 live frame pairs break; a
+    # break resets the current step like a track jump, and more than CONTINUITY_MAX_BREAKS
+    # breaks deny the attempt (spoof). On synthetic slideshows 9.9 % of photo switches break
+    # a cue: a safe, weak signal (ml/studies/README.md); the turn step's intermediate-pose
+    # rule is what stops a two-photo slideshow.
+    "CONTINUITY_CHECK": True,
+    "CONTINUITY_MAX_BREAKS": 2,
     # Planar motion: a photo or screen turned in front of the camera moves like a plane (one
     # homography explains its landmarks); a real head does not (parallax). An attempt whose
     # turned frames (>= PLANAR_MIN_TURN_DEGREES from the first frame) are mostly planar

@@ -20,7 +20,7 @@ from webapp.challenge.motion import MotionSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
-from webapp.login.policy import PlanaritySettings, Policy, TrackSettings
+from webapp.login.policy import ContinuityPolicy, PlanaritySettings, Policy, TrackSettings
 from webapp.replay.hashes import NearDuplicateSettings
 
 EXTENSION_KEY = "livegate.settings"
@@ -192,6 +192,7 @@ class Settings:
     steps: StepSettings
     track: TrackSettings
     planarity: PlanaritySettings | None
+    continuity: ContinuityPolicy | None
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
@@ -305,6 +306,7 @@ class Settings:
                 max_breaks=r.integer("TRACK_MAX_BREAKS", minimum=0),
             ),
             planarity=planarity,
+            continuity=ContinuityPolicy(max_breaks=r.integer("CONTINUITY_MAX_BREAKS", minimum=0)) if r.flag("CONTINUITY_CHECK") else None,
         )
 
     def live_threshold(self, card_threshold: float) -> float:
@@ -332,6 +334,7 @@ class Settings:
             steps=replace(self.steps, blink_judge=blink_judge),
             track=self.track,
             planarity=self.planarity,
+            continuity=self.continuity,
         )
 
 

@@ -98,15 +98,15 @@ def test_a_stream_faster_than_a_camera_cannot_buy_more_frames() -> None:
 
 def test_a_turn_without_intermediate_poses_does_not_count() -> None:
     # A frontal photo, then a turned one, then the frontal again: a slideshow, not a head.
-    verdict, state = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=1)] + many(2))
+    verdict, state = run(["turn_left"], [*baseline(), frame(yaw=25), frame(yaw=1), *many(2)])
     assert verdict.state == "collecting" and state.step_index == 0
     assert state.step_progress.get("too_fast") is True
     assert "slowly" in pol.prompt_of(state, ["turn_left"], POLICY, pol.COLLECTING, 1)
     # The same person then turns for real within the budget: granted.
-    verdict, _ = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=1)] + left())
+    verdict, _ = run(["turn_left"], [*baseline(), frame(yaw=25), frame(yaw=1), *left()])
     assert verdict.state == "granted"
     # An intermediate pose on the way back counts too.
-    verdict, _ = run(["turn_left"], baseline() + [frame(yaw=25), frame(yaw=10), frame(yaw=2)])
+    verdict, _ = run(["turn_left"], [*baseline(), frame(yaw=25), frame(yaw=10), frame(yaw=2)])
     assert verdict.state == "granted"
 
 
@@ -339,3 +339,38 @@ def test_a_blink_during_the_baseline_does_not_hide_later_blinks() -> None:
     frames = timed([frame(ear=0.3), frame(ear=0.12), frame(ear=0.2), frame(ear=0.19), frame(ear=0.3)])
     verdict, state = run(["blink"], frames, pol.Policy(live_threshold=0.5, live_min_frames=1))
     assert verdict.state == "granted" and state.steps_done[0]["step"] == "blink"
+
+
+def _scene(seed: int) -> np.ndarray:
+    """A textured background (one room) seen by a 480x360 camera."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (18, 24), dtype=np.uint8)
+    return np.repeat(np.repeat(small, 20, axis=0), 20, axis=1)
+
+
+def signed(room: int, yaw: float = 0.0, **kw: float) -> pol.FrameFacts:
+    """A face frame whose continuity signature shows the face in front of background ``room``."""
+    from webapp.challenge.continuity import frame_signature
+
+    return replace(frame(yaw=yaw, **kw), signature=frame_signature(_scene(room), (200, 120, 280, 220), yaw, 0.0))
+
+
+def test_a_cut_to_another_scene_resets_the_step_and_repeated_cuts_deny() -> None:
+    frames = timed([signed(1) for _ in range(3)] + [signed(1, yaw=12), signed(2, yaw=25)])
+    verdict, state = run(["turn_left"], frames)
+    assert verdict.state == "collecting"
+    # The turn's intermediate pose, seen before the cut, is gone: only the frame after it counts.
+    assert state.continuity_breaks == ["scene_break"] and "partial" not in state.step_progress
+    cuts = timed([signed(1) for _ in range(3)] + [signed(room) for room in (2, 3, 4)])
+    verdict, state = run(["turn_left"], cuts)
+    assert (verdict.state, verdict.reason) == ("denied", "spoof") and len(state.continuity_breaks) == 3
+    assert "not continuous 3 times" in (verdict.detail or "")
+
+
+def test_one_continuous_scene_never_breaks() -> None:
+    frames = timed([signed(1) for _ in range(3)] + [signed(1, yaw=y) for y in (8, 16, 24, 12, 2)] + [signed(1) for _ in range(3)])
+    verdict, state = run(["turn_left"], frames)
+    assert verdict.state == "granted" and state.continuity_breaks == []
+    off = pol.Policy(live_threshold=0.5, continuity=None)
+    verdict, state = run(["turn_left"], timed([signed(1) for _ in range(3)] + [signed(room) for room in (2, 3, 4)]), off)
+    assert verdict.state == "collecting" and state.continuity_breaks == []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from webapp.challenge.continuity import FrameSignature
 from webapp.challenge.steps import FaceSignals
 from webapp.replay import ReplayFacts
 
@@ -25,6 +26,7 @@ class FrameFacts:
     live_score: float | None = None
     signals: FaceSignals | None = None
     landmarks: np.ndarray | None = None  # (68, 2) of the one face
+    signature: FrameSignature | None = None  # scene, pose and face, for continuity
     replay: ReplayFacts = field(default_factory=ReplayFacts)
     t: float = 0.0
     t_done: float = 0.0

@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from webapp.challenge.continuity import frame_signature
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_distance
 from webapp.challenge.steps import FaceSignals
 from webapp.db.models import utcnow
 from webapp.face.match import best_distance
-from webapp.face.retinaface import ScoredBox, matching_box
+from webapp.face.retinaface import ScoredBox, context_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
@@ -95,7 +96,8 @@ def analyze_login_frame(
             "iod": round(signals.iod or 0.0, 2),
             "quality": obs.quality.score(),
         }
-        face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks}
+        signature = frame_signature(rgb, box.as_list(), signals.yaw, signals.pitch, obs.encoding)
+        face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks, "signature": signature}
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
     return FrameReport(facts, hashes, audit)
@@ -108,7 +110,7 @@ def score_liveness(
     detector's box get that detector's box of the same face (or abstain when it missed it)."""
     ensemble = rt.require_ensemble()
     detector = rt.context_detector()
-    context = matching_box(detector.detect(rgb), box) if detector is not None else None
+    context = context_box(detector, rgb, box) if detector is not None else None
     return ensemble.score_face(rgb, box, references, context), context
 
 

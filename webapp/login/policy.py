@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.challenge.blink import append_history
+from webapp.challenge.continuity import ContinuitySettings, FrameSignature, breaks, compare
 from webapp.challenge.geometry import same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, update_motion, update_timing
 from webapp.challenge.steps import STEPS, Baseline, StepFrame, StepSettings
@@ -43,6 +44,14 @@ class TrackSettings:
     max_shift: float = DEFAULTS["TRACK_MAX_SHIFT_IOD"]  # inter-ocular distances, whatever the gap
     max_scale_speed: float = DEFAULTS["TRACK_MAX_SCALE_SPEED"]  # |log scale change| per second
     max_breaks: int = DEFAULTS["TRACK_MAX_BREAKS"]  # more jumps than this end the attempt
+
+
+@dataclass(frozen=True)
+class ContinuityPolicy:
+    """Continuity cues between consecutive face frames (challenge/continuity.py)."""
+
+    cues: ContinuitySettings = field(default_factory=ContinuitySettings)
+    max_breaks: int = DEFAULTS["CONTINUITY_MAX_BREAKS"]  # more breaks than this deny (spoof)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Policy:
     steps: StepSettings = field(default_factory=StepSettings)
     track: TrackSettings = field(default_factory=TrackSettings)
     planarity: PlanaritySettings | None = field(default_factory=PlanaritySettings)  # None: cue off
+    continuity: ContinuityPolicy | None = field(default_factory=ContinuityPolicy)  # None: cue off
 
     def max_frames_for(self, step: str) -> int:
         return self.blink_step_max_frames if step == "blink" else self.step_max_frames
@@ -136,7 +146,7 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         state.live_scores.append(round(float(frame.live_score), 4))
     if frame.signals is None:
         return COLLECTING
-    verdict = _motion(state, frame, policy, bool(challenge))
+    verdict = _continuity(state, frame, policy) or _motion(state, frame, policy, bool(challenge))
     if verdict is not None or not challenge:
         return verdict or COLLECTING
     return _challenge(state, challenge, frame, seq, policy)
@@ -223,6 +233,28 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: 
             assert state.motion is not None
             planar, turned = state.motion.planar_turned, state.motion.turned
             return _deny(SPOOF, f"the face moved like a flat picture ({planar} of {turned} turned frames planar)")
+    return None
+
+
+def _continuity(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict | None:
+    """Is this face frame the next moment of the previous one (scene, pose, face)? A break
+    clears half-done evidence like a track jump; repeated breaks deny (spoof), each break's
+    cues kept for the audit."""
+    if policy.continuity is None or frame.signature is None:
+        return None
+    prev, prev_t = state.prev_signature, state.prev_signature_t
+    state.prev_signature, state.prev_signature_t = frame.signature.to_json(), round(frame.t, 4)
+    if prev is None:
+        return None
+    measured = compare(FrameSignature.from_json(prev), frame.signature, frame.t - prev_t, policy.continuity.cues)
+    codes = breaks(measured, policy.continuity.cues)
+    if not codes:
+        return None
+    state.continuity_breaks.append("+".join(codes))
+    state.step_progress = {}
+    state.blink_ears, state.blink_times = [], []
+    if len(state.continuity_breaks) > policy.continuity.max_breaks:
+        return _deny(SPOOF, f"the scene was not continuous {len(state.continuity_breaks)} times: {', '.join(state.continuity_breaks)}")
     return None
 
 

@@ -208,6 +208,7 @@ def _summary(state: AttemptState) -> dict[str, Any]:
         "near_duplicates": state.near_duplicates,
         "parallel_frames": state.parallel_frames,
         "track_breaks": state.track_breaks,
+        "continuity_breaks": list(state.continuity_breaks),
         "motion": state.motion.audit() if state.motion else dict.fromkeys(MOTION_AUDIT_KEYS),
         "timing": {"frames": state.timing.frames, "mean_gap": state.timing.mean_gap, "min_gap": state.timing.min_gap},
     }

@@ -52,6 +52,10 @@ class AttemptState:
     motion: MotionSummary | None = None
     track_prev: TrackPoint | None = None
     track_breaks: int = 0
+    # The previous face frame's continuity signature (challenge/continuity.py) and the breaks seen.
+    prev_signature: dict[str, Any] | None = None
+    prev_signature_t: float = 0.0
+    continuity_breaks: list[str] = field(default_factory=list)  # reason codes, one entry per break
     # Server-clock timing: gap statistics (audit) and frames sent before the previous answer.
     timing: TimingStats = field(default_factory=TimingStats)
     last_done_t: float = 0.0
