@@ -38,7 +38,7 @@ from ml.metrics import Presentations, pad_report
 from ml.paths import MODELS_DIR
 from ml.scoring import enrollment_mask
 from webapp.face import read_image_file
-from webapp.face.retinaface import RetinaFace, matching_box
+from webapp.face.retinaface import RetinaFace, context_box
 from webapp.liveness import LivenessEnsemble, load_ensemble
 from webapp.liveness.card import EnsembleCard, EnsembleMember
 
@@ -120,7 +120,7 @@ def score_samples(
             continue
         rgb = read_image_file(str(sample.path))
         t = time.perf_counter()
-        context = matching_box(context_detector.detect(rgb), det.box) if context_detector is not None else None
+        context = context_box(context_detector, rgb, det.box) if context_detector is not None else None
         result = ensemble.score_face(rgb, det.box, references.get(str(persons[i])), context)
         timings.append((time.perf_counter() - t) * 1000.0)
         fused[i] = np.nan if result.live_score is None else result.live_score

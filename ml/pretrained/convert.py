@@ -298,6 +298,12 @@ def write_detector(src_dir: Path, out_dir: Path, metrics: dict[str, Any] | None 
             "row). A floor is needed so a frame without a face is rejected as 'no face' rather than scored; 0.6 keeps the repo's "
             "value and reproduces the anchor's no-face counts (see ml/README.md)."
         ),
+        "matched_confidence_threshold": 0.1,
+        "matched_confidence_reason": (
+            "When dlib has already found the face, RetinaFace only frames it: any detection down to the network's own floor (0.1) "
+            "that matches dlib's box is used (webapp.face.retinaface.context_box). A clear frontal face (sivakumar/Bala.mp4) "
+            "scores 0.2-0.35 for seconds; at 0.6 the liveness members abstained on all of its frames."
+        ),
         "use": "the most confident box frames the MiniFASNet crops (webapp/assets/models/*.json, crop.box = retinaface)",
         "source": {"repository": f"https://github.com/{UPSTREAM_REPO}", "commit": UPSTREAM_COMMIT, "path": "resources/detection_model/"},
         "licence": {"spdx": "Apache-2.0", "file": "LICENSE", "notice": "NOTICE"},

@@ -11,7 +11,7 @@ import pytest
 from tests.support.frames import photo_rgb
 from webapp.config import DEFAULTS
 from webapp.face import Box, FaceEngine
-from webapp.face.retinaface import RetinaFace, ScoredBox, matching_box
+from webapp.face.retinaface import RetinaFace, ScoredBox, context_box
 from webapp.liveness import LivenessEnsemble, load_ensemble
 from webapp.liveness.card import load_json
 from webapp.runtime.files import cpu_session
@@ -64,7 +64,7 @@ def test_onnx_input_matches_the_card(shipped: LivenessEnsemble) -> None:
 
 
 def context_of(rgb: np.ndarray, box: Box) -> ScoredBox | None:
-    return matching_box(RetinaFace.load().detect(rgb), box)
+    return context_box(RetinaFace.load(), rgb, box)
 
 
 @pytest.mark.parametrize("enrolled", [True, False], ids=["with-enrolled-embeddings", "unknown-user"])
