@@ -61,14 +61,46 @@ def encode_files(paths: Sequence[Path], progress: bool = False) -> np.ndarray:
     return out
 
 
+def average_linkage_clusters(points: np.ndarray, cut: float) -> np.ndarray:
+    """Flat clusters (labels 1..k) of average-linkage agglomeration cut at distance ``cut``.
+
+    What ``scipy.cluster.hierarchy.fcluster(linkage(x, "average"), cut, "distance")`` gives, in
+    numpy alone, so the evaluator runs with the serving requirements (scipy is training-only).
+    Average linkage is monotonic, so cutting the tree at ``cut`` is merging the two closest
+    clusters (mean pairwise distance, Lance-Williams update) while they are within ``cut``.
+    """
+    n = len(points)
+    diff = points[:, None, :] - points[None, :, :]
+    dist = np.sqrt((diff**2).sum(axis=2))
+    np.fill_diagonal(dist, np.inf)
+    sizes = np.ones(n)
+    alive = np.ones(n, bool)
+    members = [[i] for i in range(n)]
+    while alive.sum() > 1:
+        flat = int(np.argmin(dist))
+        i, j = divmod(flat, n)
+        if dist[i, j] > cut:
+            break
+        merged = (sizes[i] * dist[i] + sizes[j] * dist[j]) / (sizes[i] + sizes[j])
+        dist[i], dist[:, i] = merged, merged
+        dist[i, i] = np.inf
+        dist[j], dist[:, j] = np.inf, np.inf
+        sizes[i] += sizes[j]
+        alive[j] = False
+        members[i] += members[j]
+        members[j] = []
+    labels = np.zeros(n, int)
+    for k, group in enumerate((g for g in members if g), 1):
+        labels[group] = k
+    return labels
+
+
 def cluster_persons(encodings: np.ndarray, sets: np.ndarray, base_persons: np.ndarray) -> np.ndarray:
     """Person labels ``<base person>/p<k>`` from average-linkage clusters within each base person.
 
     ``base_persons`` are the coarse labels (the set, or NUAA's subject id); images without an
     encoding get ``<base person>/?`` and cannot be paired or enrolled.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     out = np.array([f"{b}/{UNKNOWN}" for b in base_persons], dtype=object)
     for base in np.unique(base_persons):
         idx = np.flatnonzero((base_persons == base) & np.isfinite(encodings[:, 0]))
@@ -76,7 +108,7 @@ def cluster_persons(encodings: np.ndarray, sets: np.ndarray, base_persons: np.nd
             out[idx] = f"{base}/p0"
         if len(idx) < 2:
             continue
-        labels = fcluster(linkage(encodings[idx], method="average", metric="euclidean"), CLUSTER_DISTANCE, criterion="distance")
+        labels = average_linkage_clusters(encodings[idx], CLUSTER_DISTANCE)
         # Name clusters by size (p0 = the most frequent face of the set) for stable, readable labels.
         sizes = {lab: int((labels == lab).sum()) for lab in np.unique(labels)}
         order = {lab: k for k, lab in enumerate(sorted(sizes, key=lambda lab: (-sizes[lab], lab)))}

@@ -36,3 +36,20 @@ def test_cli_writes_json(identity_dir: Path, tmp_path: Path, capsys: pytest.Capt
     out = tmp_path / "r.json"
     main(["--data", str(identity_dir), "--json", str(out)])
     assert out.exists() and "frtest" in capsys.readouterr().out
+
+
+def test_average_linkage_matches_scipy_without_needing_it() -> None:
+    """ml.evaluate --enroll runs with the serving requirements: the clustering is numpy."""
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from ml.datasets.identity import average_linkage_clusters
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(0, 1.0, (4, 16))
+    points = np.concatenate([c + rng.normal(0, 0.15, (12, 16)) for c in centres])
+    for cut in (0.3, 0.8, 2.0, 10.0):
+        ours = average_linkage_clusters(points, cut)
+        theirs = fcluster(linkage(points, method="average", metric="euclidean"), cut, criterion="distance")
+        # The same partition (label numbers may differ).
+        assert len({(a, b) for a, b in zip(ours, theirs, strict=True)}) == len(set(ours)) == len(set(theirs)), cut
