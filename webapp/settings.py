@@ -174,25 +174,17 @@ class Settings:
     enroll: EnrollSettings
     session_lifetime_seconds: int
     trusted_proxies: int
-    # The policy's knobs that do not depend on the loaded models (see :meth:`policy`).
-    identity_tolerance: float
-    identity_mismatch_distance: float
-    identity_min_matched_frames: int
-    live_min_frames: int
-    baseline_frames: int
-    step_max_seconds: float
-    blink_step_max_seconds: float
-    step_max_frames: int
-    blink_step_max_frames: int
-    multi_face_grace_seconds: float
-    multi_face_grace_frames: int
-    max_duplicate_frames: int
-    max_near_duplicate_frames: int
-    max_parallel_frames: int
-    steps: StepSettings
-    track: TrackSettings
-    planarity: PlanaritySettings | None
-    continuity: ContinuityPolicy | None
+    # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
+    # fill in from the loaded models (see :meth:`policy`).
+    policy_knobs: Policy
+
+    @property
+    def identity_tolerance(self) -> float:
+        return self.policy_knobs.tolerance
+
+    @property
+    def identity_mismatch_distance(self) -> float:
+        return self.policy_knobs.mismatch_distance
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
@@ -274,39 +266,44 @@ class Settings:
             ),
             session_lifetime_seconds=r.integer("SESSION_LIFETIME_SECONDS", minimum=1),
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
-            identity_tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
-            identity_mismatch_distance=r.number("IDENTITY_MISMATCH_DISTANCE", minimum=0.0),
-            identity_min_matched_frames=r.integer("IDENTITY_MIN_MATCHED_FRAMES", minimum=1),
-            live_min_frames=r.integer("LIVENESS_MIN_FRAMES", minimum=1),
-            baseline_frames=r.integer("CHALLENGE_BASELINE_FRAMES", minimum=1),
-            step_max_seconds=r.number("CHALLENGE_STEP_MAX_SECONDS", minimum=0.5),
-            blink_step_max_seconds=r.number("BLINK_STEP_MAX_SECONDS", minimum=0.5),
-            multi_face_grace_seconds=r.number("MULTIPLE_FACES_GRACE_SECONDS", minimum=0.0),
-            multi_face_grace_frames=r.integer("MULTIPLE_FACES_GRACE_FRAMES", minimum=1),
-            step_max_frames=r.integer("CHALLENGE_STEP_MAX_FRAMES", minimum=1),
-            blink_step_max_frames=r.integer("BLINK_STEP_MAX_FRAMES", minimum=1),
-            max_duplicate_frames=r.integer("REPLAY_MAX_DUPLICATE_FRAMES", minimum=0),
-            max_near_duplicate_frames=r.integer("REPLAY_MAX_NEAR_DUPLICATE_FRAMES", minimum=0),
-            max_parallel_frames=r.integer("REPLAY_MAX_PARALLEL_FRAMES", minimum=0),
-            steps=StepSettings(
-                blink_rule=r.flag("BLINK_RULE"),
-                blink_closed_ratio=r.number("BLINK_CLOSED_RATIO", minimum=0.0),
-                blink_reopen_ratio=r.number("BLINK_REOPEN_RATIO", minimum=0.0),
-                turn_yaw=r.number("TURN_YAW_DEGREES", minimum=0.0),
-                turn_return=r.number("TURN_RETURN_DEGREES", minimum=0.0),
-                turn_partial=r.number("TURN_PARTIAL_DEGREES", minimum=0.0),
-                closer_ratio=r.number("CLOSER_RATIO", minimum=1.0),
-                closer_frames=r.integer("CLOSER_FRAMES", minimum=1),
-                closer_max_yaw=r.number("CLOSER_MAX_YAW", minimum=0.0),
+            policy_knobs=Policy(
+                live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
+                tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
+                mismatch_distance=r.number("IDENTITY_MISMATCH_DISTANCE", minimum=0.0),
+                min_matched_frames=r.integer("IDENTITY_MIN_MATCHED_FRAMES", minimum=1),
+                live_min_frames=r.integer("LIVENESS_MIN_FRAMES", minimum=1),
+                baseline_frames=r.integer("CHALLENGE_BASELINE_FRAMES", minimum=1),
+                step_max_seconds=r.number("CHALLENGE_STEP_MAX_SECONDS", minimum=0.5),
+                blink_step_max_seconds=r.number("BLINK_STEP_MAX_SECONDS", minimum=0.5),
+                multi_face_grace_seconds=r.number("MULTIPLE_FACES_GRACE_SECONDS", minimum=0.0),
+                multi_face_grace_frames=r.integer("MULTIPLE_FACES_GRACE_FRAMES", minimum=1),
+                step_max_frames=r.integer("CHALLENGE_STEP_MAX_FRAMES", minimum=1),
+                blink_step_max_frames=r.integer("BLINK_STEP_MAX_FRAMES", minimum=1),
+                max_duplicate_frames=r.integer("REPLAY_MAX_DUPLICATE_FRAMES", minimum=0),
+                max_near_duplicate_frames=r.integer("REPLAY_MAX_NEAR_DUPLICATE_FRAMES", minimum=0),
+                max_parallel_frames=r.integer("REPLAY_MAX_PARALLEL_FRAMES", minimum=0),
+                steps=StepSettings(
+                    blink_rule=r.flag("BLINK_RULE"),
+                    blink_closed_ratio=r.number("BLINK_CLOSED_RATIO", minimum=0.0),
+                    blink_reopen_ratio=r.number("BLINK_REOPEN_RATIO", minimum=0.0),
+                    turn_yaw=r.number("TURN_YAW_DEGREES", minimum=0.0),
+                    turn_return=r.number("TURN_RETURN_DEGREES", minimum=0.0),
+                    turn_partial=r.number("TURN_PARTIAL_DEGREES", minimum=0.0),
+                    closer_ratio=r.number("CLOSER_RATIO", minimum=1.0),
+                    closer_frames=r.integer("CLOSER_FRAMES", minimum=1),
+                    closer_max_yaw=r.number("CLOSER_MAX_YAW", minimum=0.0),
+                ),
+                track=TrackSettings(
+                    max_speed=r.number("TRACK_MAX_SPEED_IOD", minimum=0.0),
+                    max_shift=r.number("TRACK_MAX_SHIFT_IOD", minimum=0.0),
+                    max_scale_speed=r.number("TRACK_MAX_SCALE_SPEED", minimum=0.0),
+                    max_breaks=r.integer("TRACK_MAX_BREAKS", minimum=0),
+                ),
+                planarity=planarity,
+                continuity=ContinuityPolicy(max_breaks=r.integer("CONTINUITY_MAX_BREAKS", minimum=0))
+                if r.flag("CONTINUITY_CHECK")
+                else None,
             ),
-            track=TrackSettings(
-                max_speed=r.number("TRACK_MAX_SPEED_IOD", minimum=0.0),
-                max_shift=r.number("TRACK_MAX_SHIFT_IOD", minimum=0.0),
-                max_scale_speed=r.number("TRACK_MAX_SCALE_SPEED", minimum=0.0),
-                max_breaks=r.integer("TRACK_MAX_BREAKS", minimum=0),
-            ),
-            planarity=planarity,
-            continuity=ContinuityPolicy(max_breaks=r.integer("CONTINUITY_MAX_BREAKS", minimum=0)) if r.flag("CONTINUITY_CHECK") else None,
         )
 
     def live_threshold(self, card_threshold: float) -> float:
@@ -315,27 +312,8 @@ class Settings:
 
     def policy(self, card_threshold: float, blink_judge: BlinkJudge | None) -> Policy:
         """The decision policy for the loaded models (the runtime builds it once)."""
-        return Policy(
-            tolerance=self.identity_tolerance,
-            mismatch_distance=self.identity_mismatch_distance,
-            min_matched_frames=self.identity_min_matched_frames,
-            live_threshold=self.live_threshold(card_threshold),
-            live_min_frames=self.live_min_frames,
-            baseline_frames=self.baseline_frames,
-            step_max_seconds=self.step_max_seconds,
-            blink_step_max_seconds=self.blink_step_max_seconds,
-            multi_face_grace_seconds=self.multi_face_grace_seconds,
-            multi_face_grace_frames=self.multi_face_grace_frames,
-            step_max_frames=self.step_max_frames,
-            blink_step_max_frames=self.blink_step_max_frames,
-            max_duplicate_frames=self.max_duplicate_frames,
-            max_near_duplicate_frames=self.max_near_duplicate_frames,
-            max_parallel_frames=self.max_parallel_frames,
-            steps=replace(self.steps, blink_judge=blink_judge),
-            track=self.track,
-            planarity=self.planarity,
-            continuity=self.continuity,
-        )
+        knobs = self.policy_knobs
+        return replace(knobs, live_threshold=self.live_threshold(card_threshold), steps=replace(knobs.steps, blink_judge=blink_judge))
 
 
 def settings() -> Settings:

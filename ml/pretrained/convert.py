@@ -26,9 +26,9 @@ import numpy as np
 from ml.pretrained.detector import CAFFEMODEL, DEFAULT_MIN_CONFIDENCE, INPUT_AREA_SIDE, MEAN_BGR, PROTOTXT
 from ml.pretrained.legacy_torch import load_legacy_state_dict
 from ml.pretrained.minifasnet import Plan, build_keras, infer_plan, reference_forward
-from ml.pretrained.runtime import cpu_session, sha256_file
 from ml.pretrained.silentface import LIVE_INDEX, NATIVE_THRESHOLD
 from webapp.liveness.card import parse_model_card
+from webapp.runtime.files import cpu_session, sha256_file
 
 PARITY_TOLERANCE = 1e-4
 UPSTREAM_REPO = "minivision-ai/Silent-Face-Anti-Spoofing"

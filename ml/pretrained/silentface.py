@@ -84,7 +84,7 @@ class SilentFace:
     """The two converted models with their cards, each in a 1-thread onnxruntime session."""
 
     def __init__(self, model_dir: Path = MINIFASNET_DIR, threads: int = 1) -> None:
-        from ml.pretrained.runtime import cpu_session
+        from webapp.runtime.files import cpu_session
 
         self.members = [MemberCard.load(model_dir / f"{n}.json") for n in MODEL_NAMES]
         self.sessions: list[Any] = [cpu_session(m.path, threads) for m in self.members]

@@ -612,7 +612,7 @@ def time_models(pipeline: SilentFace, samples: Sequence[Sample], n: int = 200) -
             ms[j].append(_ms(t))
     del rf_cache
     return {
-        "threads": "onnxruntime intra_op 1, inter_op 1 (ml.pretrained.runtime.cpu_session, the service's settings); cv2 1 thread",
+        "threads": "onnxruntime intra_op 1, inter_op 1 (webapp.runtime.files.cpu_session, the service's settings); cv2 1 thread",
         "per_member_ms": {m.name: _summary(v) for m, v in zip(pipeline.members, ms, strict=True)},
         "both_models_ms_median": float(sum(np.median(v) for v in ms if v)),
         "crops_ms": _summary(crop_ms),

@@ -51,8 +51,8 @@ def test_a_bad_value_is_refused_naming_its_key(key: str, value: Any, message: st
 
 
 def test_flags_accept_the_spellings_an_environment_gives() -> None:
-    assert build(PLANAR_CHECK="false").planarity is None
-    assert build(PLANAR_CHECK="true").planarity is not None
+    assert build(PLANAR_CHECK="false").policy_knobs.planarity is None
+    assert build(PLANAR_CHECK="true").policy_knobs.planarity is not None
 
 
 def test_the_app_does_not_start_with_a_bad_value(tmp_path: Path) -> None:
