@@ -9,7 +9,7 @@ an enrollment made once per session (tests/conftest.py ``alice``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from tests.support.api import attempt_row, follow_prompts, paced_clock, post_frame, start
 from tests.support.frames import jittered_frames, jittered_jpeg, photo_rgb, portrait, side_by_side, tilted
+from webapp.challenge.steps import FaceSignals
 from webapp.db.extensions import db
 
 Record = Callable[[str, str, str, bool], None]
@@ -292,3 +293,49 @@ def test_frames_injected_in_parallel(app: Flask, alice: str, record: Record) -> 
         t.join()
     final = next((a for a in answers if a.get("state") == "denied"), answers[-1])
     check(record, app, "frames injected in parallel (no camera sends like that)", attempt_id, final, {"replay"})
+
+
+# Two turns: the draw in which the slideshow used to get in.
+@pytest.mark.parametrize("app_config", [{"CHALLENGE_STEPS": ["turn_left", "turn_right"], "CHALLENGE_COUNT": 2}])
+def test_slideshow_of_a_frontal_and_a_turned_photo(
+    app: Flask, client: FlaskClient, alice: str, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outside measurement's attack (granted 7 of 7 when the challenge was two turns):
+    photos of the enrolled person switched on the prompt."""
+    paced_clock(monkeypatch)
+    body = start(client).get_json()
+    steps = body["challenge"]["steps"]
+    assert sorted(steps) == ["turn_left", "turn_right"]
+    signals = slideshow_switching_each_step(steps)
+    monkeypatch.setattr("webapp.login.frames.face_signals", lambda obs, shape: next(signals))
+    answers = frame_answers(client, body["attempt_id"], jittered_frames(60, seed=700))
+    check(record, app, "slideshow: frontal + turned photo, switched on the prompt", body["attempt_id"], answers[-1], {"challenge_failed"})
+    # Each switch back is answered with a request to turn again, slowly; the first step never completes.
+    assert any("slowly" in a["prompt"] for a in answers)
+    assert attempt_row(app, body["attempt_id"]).scores["steps_done"] == []
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"CHALLENGE_STEPS": ["turn_left", "turn_right"], "CHALLENGE_COUNT": 2, "TURN_PARTIAL_DEGREES": 0.0}]
+)
+def test_the_slideshow_is_real_without_the_intermediate_pose_rule(client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: with TURN_PARTIAL_DEGREES 0 (a frontal frame counts as 'in between') the same
+    slideshow completes both turns and is granted: the rule is what stops it."""
+    paced_clock(monkeypatch)
+    body = start(client).get_json()
+    signals = slideshow_switching_each_step(body["challenge"]["steps"])
+    monkeypatch.setattr("webapp.login.frames.face_signals", lambda obs, shape: next(signals))
+    answer = run_frames(client, body["attempt_id"], jittered_frames(40, seed=800))
+    assert answer["state"] == "granted", answer
+
+
+def slideshow_switching_each_step(challenge: list[str]) -> Iterator[FaceSignals]:
+    """The slideshow answering each turn in turn: frontal, turned photo, frontal, per step."""
+    frontal = FaceSignals(ear=0.3, yaw=0.0, pitch=0.0, face_px=150)
+    yield from (frontal for _ in range(3))
+    for step in challenge:
+        sign = 1.0 if step == "turn_left" else -1.0
+        yield FaceSignals(ear=0.3, yaw=sign * 30.0, pitch=0.0, face_px=150)
+        yield frontal
+    while True:
+        yield frontal
