@@ -227,6 +227,8 @@ def test_follow_prompts_grants_a_session(app: Flask, client: FlaskClient, alice:
     assert page.status_code == 200 and b"Alice Example" in page.data
     row = attempt_row(app, body["attempt_id"])
     assert row.state == "granted" and row.scores["matched_frames"] >= 3
+    # The continuity signature (a thumbnail and the face descriptor) is not kept once decided.
+    assert row.progress["prev_signature"] is None and row.progress["prev_signature_t"] > 0
 
     # single use: the granted attempt takes no more frames
     again = post_frame(client, body["attempt_id"], jittered_frames(1, seed=99)[0])

@@ -96,6 +96,8 @@ def ensure_open(attempt: LoginAttempt) -> None:
     if attempt.state == STATE_COLLECTING and now >= attempt.expires_at:
         state = AttemptState.from_json(attempt.progress)
         verdict = pol.out_of_budget(state, list(attempt.challenge), current_policy(), "expired")
+        state.prev_signature = None  # see _apply: not kept once the attempt is decided
+        attempt.progress = state.to_json()
         _finish(attempt, verdict)
         db.session.commit()
         raise AttemptExpired()
@@ -154,6 +156,10 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
 
     attempt.frames_received = seq
     attempt.last_frame_at = now
+    if verdict.state != STATE_COLLECTING:
+        # The continuity signature holds a coarse thumbnail of the frame and the face descriptor
+        # (int8): needed only while the attempt runs, never kept once it is decided.
+        state.prev_signature = None
     attempt.progress = state.to_json()
     attempt.scores = _summary(state)
     outcome = "ok" if facts.faces == 1 else ("no_face" if facts.faces == 0 else "multiple_faces")
