@@ -81,7 +81,10 @@ DEFAULTS: dict[str, Any] = {
     # A real turn passes through intermediate poses: the step counts only when a frame between
     # TURN_PARTIAL_DEGREES and TURN_YAW_DEGREES was seen on the way out or back. A slideshow of a
     # frontal and a turned photo jumps straight across; the user is asked to turn again, slowly.
-    "TURN_PARTIAL_DEGREES": 6.0,
+    # Above TURN_RETURN_DEGREES, so one frame cannot be both "in between" and "back": solvePnP
+    # reads jittered frontal photos at -5 to +7 degrees (ml/studies/README.md, prompted logins),
+    # and at 6 a slideshow passed a turn with such a frame.
+    "TURN_PARTIAL_DEGREES": 10.0,
     # Closer: face scale (inter-ocular distance) vs baseline, held for CLOSER_FRAMES frames.
     "CLOSER_RATIO": 1.2,
     "CLOSER_FRAMES": 2,

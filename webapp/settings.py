@@ -194,8 +194,11 @@ class Settings:
         if unknown:
             raise SettingsError(f"CHALLENGE_STEPS: unknown steps {unknown}; known: {sorted(STEPS)}")
         count = r.integer("CHALLENGE_COUNT", minimum=0)
-        if r.number("TURN_PARTIAL_DEGREES", minimum=0.0) >= r.number("TURN_YAW_DEGREES", minimum=0.0):
+        partial = r.number("TURN_PARTIAL_DEGREES", minimum=0.0)
+        if partial >= r.number("TURN_YAW_DEGREES", minimum=0.0):
             raise SettingsError("TURN_PARTIAL_DEGREES: must be below TURN_YAW_DEGREES (the intermediate poses of a turn)")
+        if 0.0 < partial <= r.number("TURN_RETURN_DEGREES", minimum=0.0):
+            raise SettingsError("TURN_PARTIAL_DEGREES: must be above TURN_RETURN_DEGREES (one frame cannot be both in between and back)")
         if steps and count > len(steps):
             raise SettingsError(f"CHALLENGE_COUNT: {count} steps drawn from a catalogue of {len(steps)}")
         planarity = (

@@ -120,3 +120,10 @@ def test_pick_challenge_is_random_and_valid() -> None:
     assert pick_challenge([], 2) == []
     with pytest.raises(ValueError):
         pick_challenge(["fly"], 1)
+
+
+def test_a_near_frontal_photo_cannot_be_both_the_pose_in_between_and_the_return() -> None:
+    # Seen in a slideshow: turned photo, then a jittered frontal one that solvePnP reads at 7
+    # degrees off the baseline. It is "back", not "in between": the turn does not count.
+    base_yaw = BASE.yaw
+    assert _run("turn_right", [_sig(yaw=base_yaw - 28), _sig(yaw=base_yaw - 7)]) == [False, False]

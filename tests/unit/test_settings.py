@@ -74,3 +74,9 @@ def test_no_config_parsing_outside_settings() -> None:
     offenders = [line for line in out.stdout.splitlines() if not line.startswith("webapp/settings.py")]
     assert out.returncode in (0, 1), out.stderr  # 1 = no match; 2 = grep failed
     assert offenders == []
+
+
+def test_the_pose_in_between_lies_beyond_the_return_tolerance() -> None:
+    with pytest.raises(SettingsError, match=r"^TURN_PARTIAL_DEGREES: must be above"):
+        build(TURN_PARTIAL_DEGREES=6.0)
+    assert build(TURN_PARTIAL_DEGREES=0.0).policy_knobs.steps.turn_partial == 0.0  # 0 switches the rule off
