@@ -195,6 +195,8 @@ def test_passive_only_mode_needs_identity_and_liveness() -> None:
         (many(3, distance=0.55) + blink() + [frame(distance=0.55)] * 3, ["blink"], "frame_cap", "no_match"),
         (baseline(), ["blink"], "expired", "timeout"),
         ([], ["blink"], "expired", "timeout"),
+        # Recognised, but no frame could be judged live (the context detector missed the face).
+        (many(8, live=None), [], "frame_cap", "spoof"),
     ],
 )
 def test_out_of_budget_reason(frames: list[pol.FrameFacts], challenge: list[str], cause: str, reason: str) -> None:

@@ -323,6 +323,10 @@ def out_of_budget(state: AttemptState, challenge: list[str], policy: Policy, cau
         return _deny(NO_FACE, detail)
     if state.step_index < len(challenge):
         return _deny(CHALLENGE_FAILED, detail)
+    if state.matched_frames >= policy.min_matched_frames:
+        # The user was recognised but too few frames could be judged live (the liveness members
+        # abstain when their context detector misses the face): not a recognition failure.
+        return _deny(SPOOF, detail)
     return _deny(NO_MATCH, detail)
 
 
