@@ -270,6 +270,13 @@ def post(client: Any, attempt_id: str, seq: int, data: bytes) -> dict[str, Any]:
     return answer
 
 
+def close_attempt(client: Any, app: Any, attempt_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """Sign out of a granted attempt (the next one starts unauthenticated) and summarise it."""
+    if answer.get("state") == "granted":
+        client.post("/api/v1/logout")
+    return summary_of(app, attempt_id)
+
+
 def summary_of(app: Any, attempt_id: str) -> dict[str, Any]:
     rec = _attempt_record(app, attempt_id)
     log = rec.get("frame_log", [])
@@ -350,9 +357,7 @@ def play_clip(client: Any, app: Any, username: str, clip: Clip, pair: list[str],
                 if cursor != seg[0]:
                     splices.append({"from": cursor, "to": seg[0], "for": step})
                 cursor = seg[0]
-    if answer.get("state") == "granted":
-        client.post("/api/v1/logout")
-    res = summary_of(app, attempt_id)
+    res = close_attempt(client, app, attempt_id, answer)
     res.update(
         challenge=steps,
         draws=draws,
@@ -542,9 +547,7 @@ def play_slideshow(client: Any, app: Any, username: str, pics: dict[str, np.ndar
                 turned_left = 3
         if step is None and asked is not None and turned_left == 0:
             asked = None
-    if answer.get("state") == "granted":
-        client.post("/api/v1/logout")
-    res = summary_of(app, attempt_id)
+    res = close_attempt(client, app, attempt_id, answer)
     res.update(
         challenge=steps,
         draws=draws,

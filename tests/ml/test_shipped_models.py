@@ -13,8 +13,7 @@ from webapp.config import DEFAULTS
 from webapp.face import Box, FaceEngine
 from webapp.face.retinaface import RetinaFace, ScoredBox, context_box
 from webapp.liveness import LivenessEnsemble, load_ensemble
-from webapp.liveness.card import load_json
-from webapp.runtime.files import cpu_session
+from webapp.runtime.files import cpu_session, load_json
 
 MODELS_DIR = Path(DEFAULTS["LIVENESS_MODEL_DIR"])
 

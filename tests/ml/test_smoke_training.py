@@ -21,7 +21,8 @@ from ml.train import TrainConfig, TrainResult, train
 from tests.support.frames import photo_rgb
 from webapp.face import FaceEngine
 from webapp.liveness import load_ensemble
-from webapp.liveness.card import load_json, parse_model_card
+from webapp.liveness.card import parse_model_card
+from webapp.runtime.files import load_json
 
 pytestmark = pytest.mark.slow
 

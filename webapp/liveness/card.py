@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from webapp.face.crop import CROP_POLICIES, SQUARE, CropSpec
-from webapp.runtime.files import CardError, load_json, verify_file
-
-__all__ = ["CardError", "load_json"]
+from webapp.runtime.files import CardError, verify_file
 
 CARD_SCHEMA_VERSION = 1
 ENSEMBLE_CARD = "ensemble.json"

@@ -19,14 +19,13 @@ from webapp.face.retinaface import ScoredBox
 from webapp.face.types import Box
 from webapp.liveness.card import (
     ENSEMBLE_CARD,
-    CardError,
     EnsembleCard,
     ModelCard,
-    load_json,
     parse_ensemble_card,
     parse_model_card,
 )
 from webapp.liveness.models import MODEL_KINDS, LivenessModel
+from webapp.runtime.files import CardError, load_json
 
 
 def load_cards(model_dir: Path) -> dict[str, ModelCard]:

@@ -11,6 +11,7 @@ login refuses with 503) rather than crashing the worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from webapp.face.engine import FaceEngine
 from webapp.face.retinaface import RetinaFace
 from webapp.liveness import LivenessEnsemble, load_ensemble
 from webapp.login.policy import Policy
-from webapp.runtime.files import CardError
 from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
 from webapp.settings import Settings, settings
 
@@ -127,14 +127,13 @@ class Runtime:
 
 def build_runtime(app: Flask) -> Runtime:
     cfg: Settings = app.extensions[SETTINGS_KEY]
-    errors: dict[str, str] = {}
-    ensemble = None
-    try:
-        ensemble = load_ensemble(cfg.models.liveness_dir, threads=cfg.models.onnx_threads, verify=cfg.models.verify)
-    except (CardError, OSError, KeyError) as exc:
-        errors["liveness"] = str(exc)
-        log.error("liveness models unavailable: %s", exc)
-    rt = Runtime(settings=cfg, engine=FaceEngine(cfg.detector), ensemble=ensemble, errors=errors)
+    rt = Runtime(settings=cfg, engine=FaceEngine(cfg.detector), ensemble=None)
+    # Cards read and files checked now; sessions open on first use. A failure is recorded the
+    # way every model's is (/healthz reports it, login answers 503).
+    with contextlib.suppress(ServiceUnavailable):
+        rt.ensemble = rt._attempt(
+            "liveness", lambda: load_ensemble(cfg.models.liveness_dir, threads=cfg.models.onnx_threads, verify=cfg.models.verify)
+        )
     if cfg.models.preload:
         rt.warm_up()
     return rt
