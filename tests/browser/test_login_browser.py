@@ -64,5 +64,5 @@ def test_still_photo_in_front_of_the_camera_is_denied(tmp_path: Path, app_factor
         from webapp.db.models import LoginAttempt
 
         attempt = db.session.scalar(sa.select(LoginAttempt))
-        assert attempt is not None and attempt.frames_received >= 5 and attempt.state == "denied"
+        assert attempt is not None and attempt.frames_received >= 5 and attempt.state == "denied", (attempt.reason, attempt.detail)
         assert attempt.scores["matched_frames"] >= 3  # it was alice's face, just not alive

@@ -40,3 +40,23 @@ export function grabFrame(video, canvas, width, quality) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Wait until the camera has presented a frame newer than `lastTime` (its media time), so the
+// page never sends the same camera frame twice: a slow or busy camera would otherwise produce
+// byte-identical frames, which the server rightly counts as a replay. Gives up after `maxWait`
+// ms (a frozen camera is the server's to judge) and where requestVideoFrameCallback is missing.
+export function freshFrame(video, lastTime, maxWait = 1000) {
+  if (typeof video.requestVideoFrameCallback !== 'function') return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), maxWait);
+    const check = (_now, meta) => {
+      if (lastTime === null || meta.mediaTime !== lastTime) {
+        clearTimeout(timer);
+        resolve(meta.mediaTime);
+      } else {
+        video.requestVideoFrameCallback(check);
+      }
+    };
+    video.requestVideoFrameCallback(check);
+  });
+}

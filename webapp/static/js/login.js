@@ -1,7 +1,7 @@
 'use strict';
 // The face sign-in page: start an attempt, stream camera frames one request at a time, show
 // the server's prompt and progress, and follow the redirect once the server grants the login.
-import { openCamera, stopCamera, grabFrame, sleep } from './camera.js';
+import { openCamera, stopCamera, grabFrame, freshFrame, sleep } from './camera.js';
 
 const root = document.getElementById('login');
 const form = document.getElementById('login-form');
@@ -71,8 +71,10 @@ async function signIn(username) {
   say('Look straight at the camera.');
 
   let seq = 0;
+  let lastFrameTime = null;
   for (;;) {
     const started = performance.now();
+    lastFrameTime = (await freshFrame(video, lastFrameTime)) ?? lastFrameTime;
     const blob = await grabFrame(video, canvas, settings.frameWidth, settings.quality);
     if (!blob) {
       await sleep(interval);
