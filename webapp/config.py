@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     # None = the fused threshold written in the shipped ensemble card.
     "LIVENESS_THRESHOLD": None,
     # The attempt-level score is the mean over at least this many scored frames.
-    "LIVENESS_MIN_FRAMES": 5,
+    "LIVENESS_MIN_FRAMES": 10,
     # --- active liveness (decision policy 3) -----------------------------------------------
     # Catalogue the server draws from (CSPRNG), and how many steps per attempt. An empty
     # catalogue turns active liveness off (passive-only mode; never the default).
@@ -77,14 +77,20 @@ DEFAULTS: dict[str, Any] = {
     "BLINK_REOPEN_RATIO": 0.9,
     # Turns: head yaw (degrees, from solvePnP on landmarks) to count as turned, and back.
     "TURN_YAW_DEGREES": 18.0,
-    "TURN_RETURN_DEGREES": 8.0,
+    # "Back" is within TURN_RETURN_DEGREES of the baseline yaw. People asked to look back
+    # stop a few degrees short: sivakumar/Jaya settles 9-12 degrees off and failed at 8.
+    "TURN_RETURN_DEGREES": 12.0,
     # A real turn passes through intermediate poses: the step counts only when a frame between
     # TURN_PARTIAL_DEGREES and TURN_YAW_DEGREES was seen on the way out or back. A slideshow of a
     # frontal and a turned photo jumps straight across; the user is asked to turn again, slowly.
-    # Above TURN_RETURN_DEGREES, so one frame cannot be both "in between" and "back": solvePnP
-    # reads jittered frontal photos at -5 to +7 degrees (ml/studies/README.md, prompted logins),
-    # and at 6 a slideshow passed a turn with such a frame.
+    # The in-between frame must come before the frame that is back (one frame is never both),
+    # and above the yaw solvePnP reads on jittered frontal photos (-5 to +7 degrees,
+    # ml/studies/README.md, prompted logins): at 6 a slideshow passed a turn with such a frame.
     "TURN_PARTIAL_DEGREES": 10.0,
+    # Turned and back with nothing in between this many times fails the step: a person asked
+    # "once more, slowly" complies; a slideshow would otherwise retry for the whole budget
+    # until one jittered photo reads in between.
+    "TURN_MAX_FAST_RETURNS": 3,
     # Closer: face scale (inter-ocular distance) vs baseline, held for CLOSER_FRAMES frames.
     "CLOSER_RATIO": 1.2,
     "CLOSER_FRAMES": 2,
@@ -96,6 +102,12 @@ DEFAULTS: dict[str, Any] = {
     "TRACK_MAX_SHIFT_IOD": 1.5,
     "TRACK_MAX_SCALE_SPEED": 2.0,
     "TRACK_MAX_BREAKS": 2,
+    # Frames HOG misses (a turned head) but the context detector boxes carry the track
+    # (challenge/bridge.py): the box may move this fast, in box widths. TRACK_BRIDGE False:
+    # a face lost and found again is compared with the last one seen, gap or not.
+    "TRACK_BRIDGE": True,
+    "TRACK_BRIDGE_MAX_SPEED": 1.6,
+    "TRACK_BRIDGE_MAX_SHIFT": 0.6,
     # Continuity of scene, pose and face between consecutive face frames (challenge/continuity.py:
     # background thumbnail, yaw/pitch speed on the server clock, face-descriptor distance).
     # Calibrated on the shared live videos at 4-10 fps: 0 of 17,864 live frame pairs break; a
@@ -112,6 +124,10 @@ DEFAULTS: dict[str, Any] = {
     # live attempts flagged, 41 of 42 photo-turn attacks (ml/blink/README.md).
     "PLANAR_CHECK": True,
     "PLANAR_MIN_TURN_DEGREES": 15.0,
+    # Frames whose yaw reads beyond this are not judged (nor taken as the reference): dlib's 68
+    # points on a near-profile face are a poor fit. On tranvanluyt/real an attempt starting at
+    # 66 degrees had 2 of 2 turned frames "planar" once passive-only attempts lasted 10 frames.
+    "PLANAR_MAX_ABS_YAW": 45.0,
     "PLANAR_MIN_MOTION": 0.02,
     "PLANAR_MAX_UNEXPLAINED": 0.55,
     "PLANAR_MIN_TURNED_FRAMES": 2,

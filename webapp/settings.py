@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 
+from webapp.challenge.bridge import BridgeSettings
 from webapp.challenge.motion import MotionSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
@@ -197,8 +198,8 @@ class Settings:
         partial = r.number("TURN_PARTIAL_DEGREES", minimum=0.0)
         if partial >= r.number("TURN_YAW_DEGREES", minimum=0.0):
             raise SettingsError("TURN_PARTIAL_DEGREES: must be below TURN_YAW_DEGREES (the intermediate poses of a turn)")
-        if 0.0 < partial <= r.number("TURN_RETURN_DEGREES", minimum=0.0):
-            raise SettingsError("TURN_PARTIAL_DEGREES: must be above TURN_RETURN_DEGREES (one frame cannot be both in between and back)")
+        if r.number("TURN_RETURN_DEGREES", minimum=0.0) >= r.number("TURN_YAW_DEGREES", minimum=0.0):
+            raise SettingsError("TURN_RETURN_DEGREES: must be below TURN_YAW_DEGREES (a turned head is not back)")
         if steps and count > len(steps):
             raise SettingsError(f"CHALLENGE_COUNT: {count} steps drawn from a catalogue of {len(steps)}")
         planarity = (
@@ -206,6 +207,7 @@ class Settings:
                 motion=MotionSettings(
                     min_motion=r.number("PLANAR_MIN_MOTION", minimum=0.0),
                     min_turn=r.number("PLANAR_MIN_TURN_DEGREES", minimum=0.0),
+                    max_abs_yaw=r.number("PLANAR_MAX_ABS_YAW", minimum=0.0),
                     max_unexplained=r.number("PLANAR_MAX_UNEXPLAINED", minimum=0.0),
                 ),
                 min_turned_frames=r.integer("PLANAR_MIN_TURNED_FRAMES", minimum=1),
@@ -292,6 +294,7 @@ class Settings:
                     turn_yaw=r.number("TURN_YAW_DEGREES", minimum=0.0),
                     turn_return=r.number("TURN_RETURN_DEGREES", minimum=0.0),
                     turn_partial=r.number("TURN_PARTIAL_DEGREES", minimum=0.0),
+                    turn_max_fast_returns=r.integer("TURN_MAX_FAST_RETURNS", minimum=0),
                     closer_ratio=r.number("CLOSER_RATIO", minimum=1.0),
                     closer_frames=r.integer("CLOSER_FRAMES", minimum=1),
                     closer_max_yaw=r.number("CLOSER_MAX_YAW", minimum=0.0),
@@ -301,6 +304,13 @@ class Settings:
                     max_shift=r.number("TRACK_MAX_SHIFT_IOD", minimum=0.0),
                     max_scale_speed=r.number("TRACK_MAX_SCALE_SPEED", minimum=0.0),
                     max_breaks=r.integer("TRACK_MAX_BREAKS", minimum=0),
+                    bridge=BridgeSettings(
+                        max_speed=r.number("TRACK_BRIDGE_MAX_SPEED", minimum=0.0),
+                        max_shift=r.number("TRACK_BRIDGE_MAX_SHIFT", minimum=0.0),
+                        max_scale_speed=r.number("TRACK_MAX_SCALE_SPEED", minimum=0.0),
+                    )
+                    if r.flag("TRACK_BRIDGE")
+                    else None,
                 ),
                 planarity=planarity,
                 continuity=ContinuityPolicy(max_breaks=r.integer("CONTINUITY_MAX_BREAKS", minimum=0))

@@ -72,7 +72,7 @@ from ml.studies.attempts import (
 
 STEPS_DEFAULT = ["blink", "turn_left", "turn_right"]
 TURN_OUT = 20.0  # degrees from neutral a segment must reach (the service asks 18)
-TURN_BACK = 8.0  # "back near the start": the service's own TURN_RETURN_DEGREES
+TURN_BACK = 8.0  # "back near the start": stricter than the service (TURN_RETURN_DEGREES 12), so a segment truly comes back
 MAX_SEGMENT = 48  # frames (6 s at 8 fps): inside the 8 s step budget
 NEAR_GAP = 16  # frames (2 s): a segment this close ahead is reached by playing on, not by a jump
 BLINK_DIP = 0.75

@@ -333,12 +333,14 @@ def test_the_slideshow_is_real_without_the_intermediate_pose_rule(client: FlaskC
 
 
 def slideshow_switching_each_step(challenge: list[str]) -> Iterator[FaceSignals]:
-    """The slideshow answering each turn in turn: frontal, turned photo, frontal, per step."""
+    """The slideshow answering each turn in turn: frontal, turned photo, frontal (held for two
+    frames, as a photo shown for a moment is), per step."""
     frontal = FaceSignals(ear=0.3, yaw=0.0, pitch=0.0, face_px=150)
     yield from (frontal for _ in range(3))
     for step in challenge:
         sign = 1.0 if step == "turn_left" else -1.0
         yield FaceSignals(ear=0.3, yaw=sign * 30.0, pitch=0.0, face_px=150)
+        yield frontal
         yield frontal
     while True:
         yield frontal

@@ -188,3 +188,13 @@ def test_closer_step_uses_iod_and_needs_consecutive_frames() -> None:
     progress = {}
     no_iod = Baseline(ear=0.3, yaw=0.0, face_px=150)
     assert [step.update(progress, StepFrame(sig(None, px=190), no_iod), cfg) for _ in range(2)] == [False, True]
+
+
+def test_near_profile_frames_are_neither_reference_nor_evidence() -> None:
+    # solvePnP reading 66 degrees: dlib's points on a near-profile face are not judged.
+    assert update_motion(None, project(PHOTO, yaw=-66), 66.0) is None
+    ref = update_motion(None, project(PHOTO), 0.0)
+    assert ref is not None
+    assert update_motion(ref, project(PHOTO, yaw=-60), 60.0) is ref
+    turned = update_motion(ref, project(PHOTO, yaw=-30), 30.0)
+    assert turned is not None and turned.turned == 1 and turned.planar_turned == 1

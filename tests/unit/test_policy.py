@@ -12,7 +12,9 @@ from webapp.login import policy as pol
 from webapp.login.state import AttemptState
 from webapp.replay import ReplayFacts
 
-POLICY = pol.Policy(live_threshold=0.5)
+# Five liveness frames keep the hand-written frame lists short; the default (10) is a
+# separate test below.
+POLICY = pol.Policy(live_threshold=0.5, live_min_frames=5)
 _sha = (hashlib.sha256(str(i).encode()).hexdigest() for i in itertools.count())
 
 
@@ -110,6 +112,39 @@ def test_a_turn_without_intermediate_poses_does_not_count() -> None:
     assert verdict.state == "granted"
 
 
+def test_one_frame_is_never_both_in_between_and_back() -> None:
+    # 11 degrees is inside the in-between band and inside the return tolerance: it counts as the
+    # pose in between, and only a later frame can be the one that is back.
+    verdict, state = run(["turn_left"], [*baseline(), frame(yaw=25), frame(yaw=11)])
+    assert verdict.state == "collecting" and state.step_progress.get("partial") is True
+    verdict, _ = run(["turn_left"], [*baseline(), frame(yaw=25), frame(yaw=11), frame(yaw=11)])
+    assert verdict.state == "granted"
+
+
+def test_a_person_who_stops_short_of_the_baseline_is_back() -> None:
+    # sivakumar/Jaya: out past the turn, back through the middle, settling about 10 degrees off.
+    yaws = [-8, -20, -46, -51, -25, -17, -14, -10, -10]
+    verdict, _ = run(["turn_right"], [*baseline(), *(frame(yaw=y) for y in yaws)])
+    assert verdict.state == "granted"
+
+
+def test_a_slideshow_retrying_a_turn_fails_after_a_few_fast_returns() -> None:
+    def fast(times: int) -> list[pol.FrameFacts]:
+        return [f for _ in range(times) for f in (frame(yaw=25), frame(yaw=1))]
+
+    swaps = fast(POLICY.steps.turn_max_fast_returns)
+    verdict, _ = run(["turn_left"], [*baseline(), *swaps, *left()])
+    assert verdict == pol.Verdict("denied", "challenge_failed", verdict.detail)
+    assert "no pose in between 3 times" in (verdict.detail or "")
+    # One fewer and the real turn that follows still counts.
+    verdict, _ = run(["turn_left"], [*baseline(), *swaps[:-2], *left()])
+    assert verdict.state == "granted"
+    # 0 switches the cap off.
+    off = replace(POLICY, steps=replace(POLICY.steps, turn_max_fast_returns=0))
+    verdict, _ = run(["turn_left"], [*baseline(), *fast(6), *left()], off)
+    assert verdict.state == "granted"
+
+
 def test_someone_else_is_denied_at_once() -> None:
     verdict, _ = run(["blink"], [*baseline(), frame(distance=0.8), *blink()])
     assert (verdict.state, verdict.reason) == ("denied", "no_match")
@@ -163,7 +198,7 @@ def test_live_threshold_is_on_the_mean() -> None:
     lives = [0.9, 0.9, 0.3, 0.3, 0.3]  # mean 0.54 >= 0.5
     frames = [frame(live=v) for v in lives[:3]] + [frame(ear=0.1, live=lives[3]), frame(live=lives[4])]
     assert run(["blink"], frames)[0].state == "granted"
-    strict = pol.Policy(live_threshold=0.6)
+    strict = replace(POLICY, live_threshold=0.6)
     assert run(["blink"], frames, strict)[0].reason == "spoof"
 
 
@@ -309,7 +344,7 @@ def test_learned_blink_counts_only_after_the_prompt() -> None:
     from webapp.challenge.steps import StepSettings
 
     judge = FakeJudge()
-    policy = pol.Policy(live_threshold=0.5, steps=StepSettings(blink_judge=judge))
+    policy = pol.Policy(live_threshold=0.5, live_min_frames=5, steps=StepSettings(blink_judge=judge))
     early = timed([frame(), frame(ear=0.1), frame(), frame(), frame(), frame()])  # closed during the baseline
     verdict, state = run(["blink"], early, policy)
     assert verdict.state == "collecting" and state.step_index == 0 and judge.calls == 0
@@ -376,3 +411,60 @@ def test_one_continuous_scene_never_breaks() -> None:
     off = pol.Policy(live_threshold=0.5, continuity=None)
     verdict, state = run(["turn_left"], timed([signed(1) for _ in range(3)] + [signed(room) for room in (2, 3, 4)]), off)
     assert verdict.state == "collecting" and state.continuity_breaks == []
+
+
+def test_passive_verdict_waits_for_the_default_number_of_frames() -> None:
+    policy = pol.Policy(live_threshold=0.5)
+    assert policy.live_min_frames == 10
+    verdict, state = run([], many(9), policy)
+    assert verdict.state == "collecting" and len(state.live_scores) == 9
+    verdict, _ = run([], many(10), policy)
+    assert verdict.state == "granted"
+
+
+# --- track bridging through frames the frontal detector missed (challenge/bridge.py) ---------
+
+from webapp.challenge.geometry import inter_ocular_distance  # noqa: E402
+
+
+def _box_around(points: np.ndarray, width: float) -> tuple[float, float, float, float]:
+    cx, cy = points.mean(axis=0)
+    return (cx - width / 2, cy - width / 2, cx + width / 2, cy + width / 2)
+
+
+def _lost_turn(tracked: list[tuple[float, float, float, float] | None]) -> tuple[list[pol.FrameFacts], np.ndarray]:
+    """Baseline frames, a turned frame, then frames with no frontal face (each with the
+    tracker's box or None), then the face again 2 inter-ocular distances to the side."""
+    near = project(HEAD)
+    iod = inter_ocular_distance(near)
+    far = project(HEAD, shift=(2.0 * iod, 0))
+    frames = [replace(frame(), landmarks=near) for _ in range(3)] + [replace(frame(yaw=25), landmarks=near)]
+    frames += [replace(frame(faces=0), tracked_box=box) for box in tracked]
+    frames += [replace(frame(yaw=14), landmarks=far), replace(frame(yaw=2), landmarks=far)]
+    return timed(frames), far
+
+
+def test_a_head_lost_mid_turn_and_followed_by_the_tracker_is_the_same_head() -> None:
+    near = project(HEAD)
+    iod = inter_ocular_distance(near)
+    width = 2.5 * iod
+    path = [_box_around(project(HEAD, shift=(k * iod, 0)), width) for k in (0.5, 1.0, 1.5, 2.0)]
+    frames, _far = _lost_turn(path)
+    verdict, state = run(["turn_left"], frames)
+    assert verdict.state == "granted", verdict
+    assert state.track_breaks == 0 and state.track_bridged == 1
+    # Without bridging the same reappearance is a jump, and the half-done turn is lost.
+    off = replace(POLICY, track=replace(POLICY.track, bridge=None))
+    verdict, state = run(["turn_left"], frames, off)
+    assert verdict.state == "collecting" and state.track_breaks == 1
+
+
+def test_a_bridge_with_a_hole_or_a_jump_does_not_join_two_faces() -> None:
+    near = project(HEAD)
+    iod = inter_ocular_distance(near)
+    width = 2.5 * iod
+    steps = [_box_around(project(HEAD, shift=(k * iod, 0)), width) for k in (0.5, 1.0, 1.5, 2.0)]
+    for tracked in ([steps[0], None, steps[2], steps[3]], [steps[0], steps[3]], [_box_around(project(HEAD, shift=(2 * iod, 0)), width)]):
+        verdict, state = run(["turn_left"], _lost_turn(tracked)[0])
+        assert state.track_breaks == 1 and state.track_bridged == 0, tracked
+        assert verdict.state == "collecting"

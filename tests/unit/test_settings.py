@@ -76,7 +76,12 @@ def test_no_config_parsing_outside_settings() -> None:
     assert offenders == []
 
 
-def test_the_pose_in_between_lies_beyond_the_return_tolerance() -> None:
-    with pytest.raises(SettingsError, match=r"^TURN_PARTIAL_DEGREES: must be above"):
-        build(TURN_PARTIAL_DEGREES=6.0)
+def test_turn_bands_are_ordered() -> None:
+    with pytest.raises(SettingsError, match=r"^TURN_PARTIAL_DEGREES: must be below"):
+        build(TURN_PARTIAL_DEGREES=18.0)
+    with pytest.raises(SettingsError, match=r"^TURN_RETURN_DEGREES: must be below"):
+        build(TURN_RETURN_DEGREES=18.0)
     assert build(TURN_PARTIAL_DEGREES=0.0).policy_knobs.steps.turn_partial == 0.0  # 0 switches the rule off
+    assert build(TURN_MAX_FAST_RETURNS=0).policy_knobs.steps.turn_max_fast_returns == 0
+    with pytest.raises(SettingsError, match=r"^TURN_MAX_FAST_RETURNS"):
+        build(TURN_MAX_FAST_RETURNS=-1)

@@ -116,6 +116,7 @@ class MotionSettings:
     min_motion: float = DEFAULTS["PLANAR_MIN_MOTION"]  # similarity_rms (IOD) from which a pair is informative (below: noise)
     min_turn: float = DEFAULTS["PLANAR_MIN_TURN_DEGREES"]  # |yaw - reference yaw| (degrees) from which a frame is turned
     max_unexplained: float = DEFAULTS["PLANAR_MAX_UNEXPLAINED"]  # a turned, informative frame at or below this is planar
+    max_abs_yaw: float = DEFAULTS["PLANAR_MAX_ABS_YAW"]  # frames turned further are skipped: the 68-point fit is unreliable
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,11 @@ def _pair(a: FramePoints, b: FramePoints) -> PlanarFit:
 
 def update_motion(
     summary: MotionSummary | None, landmarks: np.ndarray, yaw: float, settings: MotionSettings = MotionSettings()
-) -> MotionSummary:
+) -> MotionSummary | None:
     """Fold one face frame (68 landmarks, head yaw in degrees) into the attempt's motion summary.
 
-    Returns a new summary. The first frame becomes the reference. Fields: ``frames``;
+    Returns a new summary (``summary`` itself for a frame turned past ``max_abs_yaw``, which is
+    not judged). The first judged frame becomes the reference. Fields: ``frames``;
     ``turned`` (informative frames turned by ``min_turn`` or more from the reference) and
     ``planar_turned`` (those whose motion a plane explains); ``max_unexplained`` over turned
     frames; ``max_motion`` (largest similarity residual); ``mean_step`` (mean frame-to-frame
@@ -185,6 +187,8 @@ def update_motion(
     jitter as much as a still person's, so stillness does not separate them); ``ref``, ``ref_yaw``
     and ``prev`` points.
     """
+    if abs(float(yaw)) > settings.max_abs_yaw:
+        return summary  # near profile: neither a reference nor evidence
     cur = FramePoints.of(np.asarray(landmarks, np.float64))
     if summary is None:
         return MotionSummary(1, 0, 0, 0.0, 0.0, 0.0, cur, round(float(yaw), 2), cur)

@@ -72,6 +72,7 @@ class StepSettings:
     turn_yaw: float = DEFAULTS["TURN_YAW_DEGREES"]
     turn_return: float = DEFAULTS["TURN_RETURN_DEGREES"]
     turn_partial: float = DEFAULTS["TURN_PARTIAL_DEGREES"]
+    turn_max_fast_returns: int = DEFAULTS["TURN_MAX_FAST_RETURNS"]  # 0 = ask again for the whole budget
     closer_ratio: float = DEFAULTS["CLOSER_RATIO"]  # face scale vs baseline that counts as "closer"
     closer_frames: int = DEFAULTS["CLOSER_FRAMES"]  # consecutive frames it must hold (one HOG box can jump a pyramid step)
     closer_max_yaw: float = DEFAULTS["CLOSER_MAX_YAW"]  # degrees from baseline yaw; a turned face is not a closer one
@@ -83,7 +84,8 @@ class Step(Protocol):
     def prompt(self, progress: dict[str, Any]) -> str: ...
 
     def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
-        """Advance ``progress`` (mutated in place) with one frame; True when the step is done."""
+        """Advance ``progress`` (mutated in place) with one frame; True when the step is done.
+        A step that can no longer be done by a person sets ``progress["failed"]`` to why."""
         ...
 
 
@@ -168,15 +170,25 @@ class TurnStep:
             elif between:
                 progress["partial"] = True  # on the way out
             return False
+        back = abs(signals.yaw - base.yaw) <= cfg.turn_return
+        # The in-between pose must come from an earlier frame than the one that is back, so
+        # the two bands may overlap without one frame being both (a jittered frontal photo).
+        if back and progress.get("partial"):
+            return True
         if between:
             progress["partial"] = True  # on the way back
-        if abs(signals.yaw - base.yaw) > cfg.turn_return:
             return False
-        if progress.get("partial"):
-            return True
+        if not back:
+            return False
         # Frontal, turned, frontal with nothing in between: photos swapped, not a head turning.
+        # A person is asked again, slowly; a slideshow retrying until one jittered frame reads
+        # as in between gets a few tries, not the whole step budget.
+        fast = int(progress.get("fast_returns", 0)) + 1
         progress.clear()
         progress["too_fast"] = True
+        progress["fast_returns"] = fast
+        if cfg.turn_max_fast_returns and fast >= cfg.turn_max_fast_returns:
+            progress["failed"] = f"turned and back with no pose in between {fast} times"
         return False
 
 

@@ -27,6 +27,9 @@ class FrameFacts:
     signals: FaceSignals | None = None
     landmarks: np.ndarray | None = None  # (68, 2) of the one face
     signature: FrameSignature | None = None  # scene, pose and face, for continuity
+    # No frontal face, but the context detector boxed exactly one (left, top, right, bottom):
+    # a turned head, for track bridging only (challenge/bridge.py).
+    tracked_box: tuple[float, float, float, float] | None = None
     replay: ReplayFacts = field(default_factory=ReplayFacts)
     t: float = 0.0
     t_done: float = 0.0

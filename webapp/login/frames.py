@@ -21,7 +21,7 @@ from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_
 from webapp.challenge.steps import FaceSignals
 from webapp.db.models import utcnow
 from webapp.face.match import best_distance
-from webapp.face.retinaface import ScoredBox, context_box
+from webapp.face.retinaface import ScoredBox, context_box, matching_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
@@ -74,14 +74,21 @@ def analyze_login_frame(
         return FrameReport(facts, None, {"replayed": True})
     hashes = frame_hash(rgb)
     boxes = rt.engine.detect(rgb)
+    context_boxes = context_detections(rt, rgb)
     audit: dict[str, Any] = {"faces": len(boxes)}
     face: dict[str, Any] = {}
+    if not boxes and context_boxes is not None:
+        tracked = turned_face(rt, context_boxes)
+        if tracked is not None:
+            face = {"tracked_box": (tracked.x1, tracked.y1, tracked.x2, tracked.y2)}
+            audit["tracked_box"] = tracked.as_list()
     if len(boxes) == 1:
         box = boxes[0]
         obs = rt.engine.observe(rgb, box, encode=True)
         assert obs.encoding is not None
         distance = best_distance(obs.encoding, ctx.templates)
-        live, context = score_liveness(rt, rgb, box, ctx.references)
+        context = matching_box(context_boxes, box) if context_boxes is not None else None
+        live = rt.require_ensemble().score_face(rgb, box, ctx.references, context)
         signals = face_signals(obs, rgb.shape)
         audit = {
             "faces": 1,
@@ -101,6 +108,23 @@ def analyze_login_frame(
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
     return FrameReport(facts, hashes, audit)
+
+
+def context_detections(rt: Runtime, rgb: np.ndarray) -> list[ScoredBox] | None:
+    """The context detector's boxes down to its matched-face floor, run once per frame and
+    shared by the liveness framing and the track bridge; None without a context detector."""
+    detector = rt.context_detector()
+    return detector.detect(rgb, detector.card.matched_confidence) if detector is not None else None
+
+
+def turned_face(rt: Runtime, context_boxes: list[ScoredBox]) -> ScoredBox | None:
+    """The one face the context detector is confident of (its own floor) on a frame the
+    frontal detector found none: most often a turned head (challenge/bridge.py)."""
+    detector = rt.context_detector()
+    if detector is None:
+        return None
+    confident = [b for b in context_boxes if b.confidence >= detector.card.min_confidence]
+    return confident[0] if len(confident) == 1 else None
 
 
 def score_liveness(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.challenge.blink import append_history
+from webapp.challenge.bridge import BridgeSettings, box_follows, face_inside
 from webapp.challenge.continuity import ContinuitySettings, FrameSignature, breaks, compare
 from webapp.challenge.geometry import same_face_track
 from webapp.challenge.motion import MotionSettings, motion_is_planar, update_motion, update_timing
@@ -44,6 +45,7 @@ class TrackSettings:
     max_shift: float = DEFAULTS["TRACK_MAX_SHIFT_IOD"]  # inter-ocular distances, whatever the gap
     max_scale_speed: float = DEFAULTS["TRACK_MAX_SCALE_SPEED"]  # |log scale change| per second
     max_breaks: int = DEFAULTS["TRACK_MAX_BREAKS"]  # more jumps than this end the attempt
+    bridge: BridgeSettings | None = field(default_factory=BridgeSettings)  # None: no bridging
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,10 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         return verdict
     if frame.faces == 0:
         state.no_face_frames += 1
+        _bridge(state, frame, policy)
         return COLLECTING
     if frame.faces > 1:
+        state.bridge, state.bridge_lost = None, True
         return _several_faces(state, frame, seq, policy)
     state.multi_face_since, state.multi_face_frames = None, 0
 
@@ -217,7 +221,9 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: 
             max_shift=policy.track.max_shift,
             max_scale_speed=policy.track.max_scale_speed,
         )
-        if not check.same:
+        if not check.same and _bridged(state, landmarks):
+            state.track_bridged += 1
+        elif not check.same:
             # Another face took the place of the one being tracked: nothing half-done by the
             # previous face may count for the current step.
             state.track_breaks += 1
@@ -227,6 +233,7 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: 
             if challenged and state.track_breaks > policy.track.max_breaks:
                 return _deny(CHALLENGE_FAILED, f"the face jumped {state.track_breaks} times (shift {check.shift:.2f} IOD)")
     state.track_prev = TrackPoint(pts=np.round(landmarks, 1).tolist(), t=round(frame.t, 4))
+    state.bridge, state.bridge_lost = None, False
     if policy.planarity is not None:
         state.motion = update_motion(state.motion, landmarks, frame.signals.yaw, policy.planarity.motion)
         if motion_is_planar(state.motion, policy.planarity.min_turned_frames, policy.planarity.max_planar_share):
@@ -234,6 +241,31 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: 
             planar, turned = state.motion.planar_turned, state.motion.turned
             return _deny(SPOOF, f"the face moved like a flat picture ({planar} of {turned} turned frames planar)")
     return None
+
+
+def _bridge(state: AttemptState, frame: FrameFacts, policy: Policy) -> None:
+    """Carry the face track through a frame the frontal detector missed, on the context
+    detector's box: from the last face's landmarks, then box to box, as a head moves."""
+    settings = policy.track.bridge
+    if settings is None or state.track_prev is None or state.bridge_lost:
+        return
+    box = frame.tracked_box
+    if box is None:
+        state.bridge, state.bridge_lost = None, True
+        return
+    if state.bridge is None:
+        follows = face_inside(state.track_prev.pts, box)
+    else:
+        follows = box_follows(state.bridge[:4], box, frame.t - state.bridge[4], settings)
+    if follows:
+        state.bridge = [round(float(v), 1) for v in box] + [round(frame.t, 4)]
+    else:
+        state.bridge, state.bridge_lost = None, True
+
+
+def _bridged(state: AttemptState, landmarks: np.ndarray) -> bool:
+    """Is the face that reappeared the one the bridge followed (inside its last box)?"""
+    return state.bridge is not None and not state.bridge_lost and face_inside(landmarks, state.bridge[:4])
 
 
 def _continuity(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdict | None:
@@ -283,6 +315,8 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
         state.step_frames = 0
         state.step_started_t = round(frame.t, 4)
         state.step_progress = {}
+    elif state.step_progress.get("failed"):
+        return _deny(CHALLENGE_FAILED, f"step {state.step_index + 1} ({step.name}): {state.step_progress['failed']}")
     else:
         elapsed = frame.t - state.step_started_t
         if elapsed >= policy.max_seconds_for(step.name) or state.step_frames >= policy.max_frames_for(step.name):

@@ -192,7 +192,8 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     return FrameOutcome(
         attempt=attempt,
         verdict=verdict,
-        prompt=pol.prompt_of(state, challenge, policy, verdict, facts.faces),
+        # A head the frontal detector lost mid-turn but the tracker follows is still in view.
+        prompt=pol.prompt_of(state, challenge, policy, verdict, 1 if facts.faces == 0 and facts.tracked_box else facts.faces),
         progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,

@@ -52,6 +52,12 @@ class AttemptState:
     motion: MotionSummary | None = None
     track_prev: TrackPoint | None = None
     track_breaks: int = 0
+    # The context detector's box on the frames since the last face (challenge/bridge.py):
+    # [left, top, right, bottom, t]; bridge_lost once a missed frame had no such box or the box
+    # jumped. track_bridged counts reappearances accepted through a bridge (audit).
+    bridge: list[float] | None = None
+    bridge_lost: bool = False
+    track_bridged: int = 0
     # The previous face frame's continuity signature (challenge/continuity.py) and the breaks seen.
     prev_signature: dict[str, Any] | None = None
     prev_signature_t: float = 0.0
