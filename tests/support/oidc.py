@@ -45,17 +45,12 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-def face_session(
-    app: Flask,
-    client: FlaskClient,
-    username: str = "alice",
-    *,
-    challenge: tuple[str, ...] = ("blink", "turn_left"),
-    ago_seconds: float = 5.0,
-) -> dict[str, Any]:
-    """Sign ``client`` in as ``username`` through a granted face-login attempt, the way the
-    login API does (a UserSession with method "face" pointing at the attempt), without the
-    face models: the attempt row is written as the policy would leave it."""
+def face_login(
+    app: Flask, username: str = "alice", *, challenge: tuple[str, ...] = ("blink", "turn_left"), ago_seconds: float = 5.0
+) -> tuple[str, dict[str, Any]]:
+    """The rows a granted face login leaves (the attempt, and a UserSession with method
+    "face" pointing at it), written as the policy and the login API would, without the face
+    models. Returns (session token for Flask-Login's ``_user_id``, facts)."""
     from webapp.accounts.security import token_hash
     from webapp.db.extensions import db
     from webapp.db.models import STATE_GRANTED, LoginAttempt, User, UserSession, utcnow
@@ -96,11 +91,29 @@ def face_session(
             )
         )
         db.session.commit()
-        info = {"user_id": user.id, "attempt_id": attempt.id, "granted_at": granted}
+        return token, {"user_id": user.id, "attempt_id": attempt.id, "granted_at": granted}
+
+
+def face_session(
+    app: Flask,
+    client: FlaskClient,
+    username: str = "alice",
+    *,
+    challenge: tuple[str, ...] = ("blink", "turn_left"),
+    ago_seconds: float = 5.0,
+) -> dict[str, Any]:
+    """Sign the test ``client`` in as ``username`` by a granted face login (see face_login)."""
+    token, info = face_login(app, username, challenge=challenge, ago_seconds=ago_seconds)
     with client.session_transaction() as sess:
         sess["_user_id"] = token
         sess["_fresh"] = True
     return info
+
+
+def session_cookie(app: Flask, data: dict[str, Any]) -> str:
+    """A signed Flask session cookie value of ``app`` (for a browser other than the test client)."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return str(serializer.dumps(data))
 
 
 def authorize_params(reg: Registered, challenge: str | None, **extra: str) -> dict[str, str]:
@@ -153,3 +166,36 @@ def exchange(
     else:
         form["client_id"] = reg.client_id
     return client.post("/oidc/token", data=form, headers=headers)
+
+
+class LateApp:
+    """A WSGI app set after its server has a port (the relying party's redirect URI needs
+    the port, and the app needs its registered client)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+def relying_party(livegate_url: str, rp_url: str, reg: Registered) -> Flask:
+    """The sample relying party (examples/relying_party) pointed at a running LiveGate."""
+    from examples.relying_party.app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "rp-test-secret",
+            "LIVEGATE_ISSUER": livegate_url,
+            "LIVEGATE_CLIENT_ID": reg.client_id,
+            "LIVEGATE_CLIENT_SECRET": reg.secret,
+            "SERVER_NAME": rp_url.removeprefix("http://"),
+        }
+    )
+
+
+def rp_session(rp: Flask, cookie: str) -> dict[str, Any]:
+    """The relying party's session (signed, not encrypted), read back to check its ID token."""
+    serializer = rp.session_interface.get_signing_serializer(rp)  # type: ignore[attr-defined]
+    return dict(serializer.loads(cookie))
