@@ -190,6 +190,10 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_CODE_SECONDS": 60,
     "OIDC_ACCESS_TOKEN_SECONDS": 300,
     "OIDC_ID_TOKEN_SECONDS": 300,
+    # Refresh tokens keep a relying party's session going without a new face check, for at most
+    # this long after the face login (rotated on every use; a reused one revokes the family).
+    # The same 8 h as a LiveGate session. 0 = no refresh tokens.
+    "OIDC_REFRESH_TOKEN_SECONDS": 8 * 3600,
     # An authorization request waits this long, server-side, for the face login it asked for.
     "OIDC_PENDING_SECONDS": 600,
     # --- misc ------------------------------------------------------------------------------

@@ -338,6 +338,7 @@ def _oidc_settings(r: _Reader) -> OidcSettings:
         code_seconds=r.integer("OIDC_CODE_SECONDS", minimum=1),
         access_token_seconds=r.integer("OIDC_ACCESS_TOKEN_SECONDS", minimum=1),
         id_token_seconds=r.integer("OIDC_ID_TOKEN_SECONDS", minimum=1),
+        refresh_token_seconds=r.integer("OIDC_REFRESH_TOKEN_SECONDS", minimum=0),
         pending_seconds=r.integer("OIDC_PENDING_SECONDS", minimum=1),
     )
 

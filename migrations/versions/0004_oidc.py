@@ -1,8 +1,8 @@
-"""OpenID Connect provider: clients, authorization codes, access tokens, subjects; users.email
+"""OpenID Connect provider: clients, authorization codes, access and refresh tokens, subjects; users.email
 
 Revision ID: 0004_oidc
 Revises: 266b6c07dc31
-Create Date: 2026-12-01 12:45:50.861695
+Create Date: 2026-12-01 13:08:22.337716
 
 """
 from alembic import op
@@ -78,6 +78,8 @@ def upgrade():
     sa.Column('scope', sa.String(length=256), nullable=False),
     sa.Column('issued_at', sa.DateTime(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('refresh_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('refresh_expires_at', sa.DateTime(), nullable=True),
     sa.Column('revoked_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['oidc_clients.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['code_id'], ['oidc_codes.id'], ondelete='SET NULL'),
@@ -87,6 +89,7 @@ def upgrade():
     with op.batch_alter_table('oidc_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_oidc_tokens_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_oidc_tokens_code_id'), ['code_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_oidc_tokens_refresh_token_hash'), ['refresh_token_hash'], unique=True)
         batch_op.create_index(batch_op.f('ix_oidc_tokens_token_hash'), ['token_hash'], unique=True)
         batch_op.create_index(batch_op.f('ix_oidc_tokens_user_id'), ['user_id'], unique=False)
 
@@ -104,6 +107,7 @@ def downgrade():
     with op.batch_alter_table('oidc_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_oidc_tokens_user_id'))
         batch_op.drop_index(batch_op.f('ix_oidc_tokens_token_hash'))
+        batch_op.drop_index(batch_op.f('ix_oidc_tokens_refresh_token_hash'))
         batch_op.drop_index(batch_op.f('ix_oidc_tokens_code_id'))
         batch_op.drop_index(batch_op.f('ix_oidc_tokens_client_id'))
 

@@ -89,7 +89,7 @@ def test_code_flow_with_pkce_issues_a_verifiable_id_token(app: Flask, client: Fl
     tokens, claims, params = full_flow(app, client, confidential)
     assert tokens["token_type"].lower() == "bearer"
     assert 0 < tokens["expires_in"] <= 300
-    assert "refresh_token" not in tokens
+    assert tokens["refresh_token"]
     assert claims["nonce"] == params["nonce"]
     assert claims["aud"] == "demo"
     from webapp.oidc.claims import ACR_ACTIVE, epoch
@@ -270,6 +270,64 @@ def test_userinfo_needs_a_valid_token(app: Flask, client: FlaskClient, confident
     real = clock.utcnow
     monkeypatch.setattr(clock, "utcnow", lambda: real() + timedelta(seconds=301))  # access tokens live 300 s
     assert client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+
+
+# --- refresh tokens ---------------------------------------------------------------------------
+
+
+def refresh(client: FlaskClient, reg: Registered, refresh_token: str) -> Any:
+    basic = base64.b64encode(f"{reg.client_id}:{reg.secret}".encode()).decode()
+    return client.post(
+        "/oidc/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}, headers={"Authorization": f"Basic {basic}"}
+    )
+
+
+def bearer(client: FlaskClient, access_token: str) -> int:
+    return client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {access_token}"}).status_code
+
+
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(app: Flask, client: FlaskClient, confidential: Registered) -> None:
+    face_session(app, client)
+    first, _, _ = full_flow(app, client, confidential)
+    second = refresh(client, confidential, first["refresh_token"])
+    assert second.status_code == 200, second.get_json()
+    second_tokens = second.get_json()
+    assert second_tokens["refresh_token"] != first["refresh_token"] and "id_token" not in second_tokens
+    assert bearer(client, second_tokens["access_token"]) == 200
+    assert bearer(client, first["access_token"]) == 401  # the rotated pair is retired
+    # the old refresh token again: refused, and everything of this login is revoked
+    replay = refresh(client, confidential, first["refresh_token"])
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert bearer(client, second_tokens["access_token"]) == 401
+    assert refresh(client, confidential, second_tokens["refresh_token"]).status_code == 400
+    assert "oidc_refresh_replayed" in audit_kinds(app)
+
+
+def test_refresh_is_bound_to_its_client_and_to_the_login_time(
+    app: Flask, client: FlaskClient, confidential: Registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = add_client(app, "other")
+    face_session(app, client)
+    tokens, _, _ = full_flow(app, client, confidential)
+    assert refresh(client, other, tokens["refresh_token"]).status_code == 400
+    # the refresh limit runs from the code exchange and rotation does not extend it
+    from webapp.db import clock
+
+    real = clock.utcnow
+    monkeypatch.setattr(clock, "utcnow", lambda: real() + timedelta(hours=7))
+    later = refresh(client, confidential, tokens["refresh_token"])
+    # the first refresh attempt above was by the wrong client: it was refused before any claim
+    assert later.status_code == 200, later.get_json()
+    monkeypatch.setattr(clock, "utcnow", lambda: real() + timedelta(hours=8, seconds=1))
+    assert refresh(client, confidential, later.get_json()["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize("app_config", [{"OIDC_REFRESH_TOKEN_SECONDS": 0}])
+def test_refresh_tokens_can_be_switched_off(app: Flask, client: FlaskClient, confidential: Registered) -> None:
+    face_session(app, client)
+    tokens, _, _ = full_flow(app, client, confidential)
+    assert "refresh_token" not in tokens
+    assert "refresh_token" not in client.get("/.well-known/openid-configuration").get_json()["grant_types_supported"]
 
 
 # --- the face login as the authentication step -----------------------------------------------

@@ -8,6 +8,9 @@ Rules enforced here (on top of Authlib's own checks):
 - a code is bound to its client (the claim is filtered by it), its redirect URI (Authlib
   compares it) and its PKCE challenge (only S256; required for public clients);
 - a nonce may be used once per client; the ID token carries it back;
+- refresh tokens are single-use and rotate, bound to their client, limited to
+  ``OIDC_REFRESH_TOKEN_SECONDS`` after the login's code exchange; a reused one revokes every
+  token of that login;
 - every code and token issued, and every replay, writes an audit event.
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,7 +98,9 @@ class RelyingParty(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"  # no refresh tokens: logins are short and cheap
+        if grant_type == "refresh_token":
+            return cfg().refresh_token_seconds > 0
+        return grant_type == "authorization_code"
 
 
 @dataclass
@@ -170,20 +175,31 @@ def query_client(client_id: str | None) -> RelyingParty | None:
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
-    """Store the access token (hash only), audit the issuance, commit."""
+    """Store the access (and refresh) token, hashes only; audit the issuance; commit.
+
+    A first issuance (code exchange) starts a family whose refresh limit is fixed from now;
+    a refresh continues the family of the token it rotates, with the same limit."""
     client: RelyingParty = request.client
     user: User = request.user
-    code: CodeRecord = request.authorization_code
     now = utcnow()
+    if request.authorization_code is not None:
+        code_id: int | None = request.authorization_code.row.id
+        refresh_until: datetime | None = now + timedelta(seconds=cfg().refresh_token_seconds)
+    else:
+        previous: TokenRecord = request.refresh_token
+        code_id, refresh_until = previous.row.code_id, previous.row.refresh_expires_at
+    refresh = token.get("refresh_token")
     db.session.add(
         OidcToken(
             token_hash=digest(token["access_token"]),
             client_id=client.row.id,
             user_id=user.id,
-            code_id=code.row.id,
+            code_id=code_id,
             scope=token["scope"],
             issued_at=now,
             expires_at=now + timedelta(seconds=int(token["expires_in"])),
+            refresh_token_hash=digest(refresh) if refresh else None,
+            refresh_expires_at=refresh_until if refresh else None,
         )
     )
     audit(
@@ -191,9 +207,11 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         subject=user.username,
         client_addr=_addr(),
         client_id=client.row.client_id,
+        grant_type=request.payload.grant_type,
         scope=token["scope"],
-        id_token="openid" in token["scope"].split(),
-        code=code.row.id,
+        id_token="openid" in token["scope"].split() and request.authorization_code is not None,
+        refresh_token=bool(refresh),
+        code=code_id,
     )
     db.session.commit()
 
@@ -274,6 +292,48 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: CodeRecord) -> User:
         return authorization_code.row.user
+
+
+class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
+    """Refresh tokens rotate: each is good for one use (claimed by one atomic UPDATE, which
+    also retires the access token issued with it) and is answered with a new pair. Presenting
+    a used one again means it leaked: every live token of that login is revoked."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        now = utcnow()
+        h = digest(refresh_token)
+        client: RelyingParty = self.request.client  # authenticated before this is called
+        mine = sa.and_(OidcToken.refresh_token_hash == h, OidcToken.client_id == client.row.id)
+        claimed = db.session.execute(
+            sa.update(OidcToken).where(mine, OidcToken.revoked_at.is_(None), OidcToken.refresh_expires_at > now).values(revoked_at=now)
+        )
+        db.session.commit()
+        row = db.session.scalar(sa.select(OidcToken).where(mine))
+        if row is None:
+            return None
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return TokenRecord(row)
+        if row.revoked_at is not None and (row.refresh_expires_at is None or row.refresh_expires_at > now):
+            family = sa.and_(OidcToken.code_id == row.code_id, OidcToken.code_id.is_not(None))
+            revoked = db.session.execute(sa.update(OidcToken).where(family, OidcToken.revoked_at.is_(None)).values(revoked_at=now))
+            audit(
+                "oidc_refresh_replayed",
+                subject=row.user.username,
+                client_addr=_addr(),
+                client_id=row.client.client_id,
+                tokens_revoked=revoked.rowcount,  # type: ignore[attr-defined]
+            )
+            db.session.commit()
+        return None
+
+    def authenticate_user(self, refresh_token: TokenRecord) -> User:
+        return refresh_token.row.user
+
+    def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
+        """Nothing left to do: the old pair was revoked when its refresh token was claimed."""
 
 
 class S256CodeChallenge(CodeChallenge):

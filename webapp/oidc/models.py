@@ -72,7 +72,10 @@ class OidcCode(db.Model):  # type: ignore[name-defined,misc]
 
 
 class OidcToken(db.Model):  # type: ignore[name-defined,misc]
-    """An access token (bearer, opaque) for the userinfo endpoint."""
+    """An access token (bearer, opaque) for the userinfo endpoint, with the refresh token
+    issued beside it. One row per issuance; all rows from one code are a family (code_id):
+    a refresh rotates (this row revoked, a new one issued), a reused refresh token revokes
+    the whole family."""
 
     __tablename__ = "oidc_tokens"
 
@@ -84,6 +87,9 @@ class OidcToken(db.Model):  # type: ignore[name-defined,misc]
     scope: Mapped[str] = mapped_column(sa.String(256))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    refresh_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
+    # Fixed at the face login's first code exchange: rotation never extends it.
+    refresh_expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     client: Mapped[OidcClient] = relationship()

@@ -34,6 +34,7 @@ from webapp.oidc.clients import SCOPES
 from webapp.oidc.grants import EndUser
 from webapp.oidc.models import AUTH_CONFIDENTIAL, AUTH_PUBLIC
 from webapp.oidc.server import authorization_server, issuer, key_cache, published_jwks
+from webapp.settings import settings
 
 bp = Blueprint("oidc", __name__)
 
@@ -84,7 +85,7 @@ def discovery() -> Response:
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code"] + (["refresh_token"] if settings().oidc.refresh_token_seconds else []),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": [*AUTH_CONFIDENTIAL, AUTH_PUBLIC],

@@ -21,11 +21,13 @@ from webapp.oidc.grants import (
     LiveGateEndSession,
     LiveGateOpenIDCode,
     LiveGateUserInfo,
+    RefreshTokenGrant,
     S256CodeChallenge,
     query_client,
     save_token,
 )
 from webapp.oidc.keys import KEY_FILE, KeyCache, StoredKey
+from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
 from webapp.settings import settings
 
 SERVER_KEY = "livegate.oidc.server"
@@ -46,9 +48,15 @@ def init_server(app: Flask) -> None:
     def access_token(*args: Any, **kwargs: Any) -> str:
         return str(generate_token(42))
 
-    server.register_token_generator("default", BearerTokenGenerator(access_token, None, expires_in))
+    def refresh_token(*args: Any, **kwargs: Any) -> str:
+        return str(generate_token(48))
+
+    oidc_cfg = app.extensions[SETTINGS_KEY].oidc  # no app context yet: settings() would need one
+    refresh = refresh_token if oidc_cfg.refresh_token_seconds > 0 else None
+    server.register_token_generator("default", BearerTokenGenerator(access_token, refresh, expires_in))
     server.scopes_supported = list(SCOPES)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), LiveGateOpenIDCode()])
+    server.register_grant(RefreshTokenGrant)
     protector = ResourceProtector()
     protector.register_token_validator(AccessTokenValidator())
     server.register_endpoint(LiveGateUserInfo(resource_protector=protector))

@@ -17,5 +17,6 @@ class OidcSettings:
     code_seconds: int  # authorization codes
     access_token_seconds: int
     id_token_seconds: int
+    refresh_token_seconds: int  # 0: no refresh tokens
     # How long an authorization request waits for the face login it sent the user to.
     pending_seconds: int
