@@ -140,6 +140,8 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
         "LIVENESS_MODEL_DIR": str(model_dir),
         "PRELOAD_MODELS": False,
+        # The OpenID Connect signing keys of this app, never the repository's instance folder.
+        "OIDC_KEY_FILE": str(tmp_path / "oidc_keys.json"),
     }
     config.update(overrides)
     app = create_app(config)

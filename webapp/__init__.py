@@ -112,6 +112,9 @@ def _register(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_error_handlers(app)
     register_cli(app)
+    from webapp import oidc
+
+    oidc.init_app(app)  # OpenID Connect provider: /.well-known/openid-configuration, /oidc/*
 
     @app.before_request
     def _same_origin() -> None:

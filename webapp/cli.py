@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from webapp.accounts.enrollment import enroll_images
 from webapp.accounts.security import hash_password, issue_api_token
-from webapp.accounts.users import create_user, delete_user, find_user, users_with_counts
+from webapp.accounts.users import check_email, create_user, delete_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import ROLE_ADMIN, User
@@ -76,14 +76,17 @@ def admin_token(name: str, label: str) -> None:
 @users_cli.command("add")
 @click.argument("username")
 @click.option("--display-name", required=True)
+@click.option("--email", default=None, help="Given to OpenID Connect clients granted the email scope.")
 @click.option(
     "--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable)."
 )
-def users_add(username: str, display_name: str, faces: tuple[Path, ...]) -> None:
+def users_add(username: str, display_name: str, email: str | None, faces: tuple[Path, ...]) -> None:
     """Create USERNAME and enroll the given face photos, in one transaction: when photos are
     given and every one of them is rejected, no user is created (exit status 1)."""
     try:
         user = create_user(username, display_name)
+        if email is not None:
+            user.email = check_email(email)
     except ApiError as exc:
         _fail(exc.description or exc.error)
     audit("user_created", subject=user.username, actor="cli")
@@ -121,6 +124,21 @@ def _enroll(user: User, faces: tuple[Path, ...]) -> int:
         name = faces[r["index"]].name if r["index"] is not None else "-"
         click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
     return result.enrolled
+
+
+@users_cli.command("email")
+@click.argument("username")
+@click.argument("email")
+def users_email(username: str, email: str) -> None:
+    """Set USERNAME's email address ("" removes it), as OpenID Connect clients will see it."""
+    try:
+        user = find_user(username)
+        user.email = check_email(email) if email else None
+    except ApiError as exc:
+        _fail(exc.description or exc.error)
+    audit("user_email_set", subject=user.username, actor="cli")
+    db.session.commit()
+    click.echo(f"{user.username}: {user.email or 'no email'}")
 
 
 @users_cli.command("list")

@@ -192,6 +192,26 @@ DEFAULTS: dict[str, Any] = {
     # Set True behind HTTPS (compose/production); http://127.0.0.1 needs it False.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "livegate_session",
+    # --- OpenID Connect provider (webapp/oidc) ----------------------------------------------
+    # The issuer URL that relying parties see ("https://login.example.com"). None = the URL each
+    # request came in on, fine on one host; set it behind a proxy or with several host names.
+    "OIDC_ISSUER": None,
+    # ID-token signatures: RS256 (what every OIDC client must support) or ES256.
+    "OIDC_SIGNING_ALG": "RS256",
+    # The signing keys (private JWKs, mode 0600). None = "oidc_keys.json" in the instance folder.
+    "OIDC_KEY_FILE": None,
+    # Lifetimes in seconds. Codes are exchanged by the client's back end within a second or two
+    # (RFC 6749 recommends at most 10 minutes); tokens are short because a face login is cheap
+    # to repeat and there are no refresh tokens. A rotated key stays in the JWKS this long.
+    "OIDC_CODE_SECONDS": 60,
+    "OIDC_ACCESS_TOKEN_SECONDS": 300,
+    "OIDC_ID_TOKEN_SECONDS": 300,
+    # Refresh tokens keep a relying party's session going without a new face check, for at most
+    # this long after the face login (rotated on every use; a reused one revokes the family).
+    # The same 8 h as a LiveGate session. 0 = no refresh tokens.
+    "OIDC_REFRESH_TOKEN_SECONDS": 8 * 3600,
+    # An authorization request waits this long, server-side, for the face login it asked for.
+    "OIDC_PENDING_SECONDS": 600,
     # --- misc ------------------------------------------------------------------------------
     # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
     "TRUSTED_PROXIES": 0,

@@ -22,6 +22,7 @@ from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
 from webapp.login.policy import ContinuityPolicy, PlanaritySettings, Policy, TrackSettings
+from webapp.oidc.settings import SIGNING_ALGS, OidcSettings
 from webapp.replay.hashes import NearDuplicateSettings
 
 EXTENSION_KEY = "livegate.settings"
@@ -175,6 +176,7 @@ class Settings:
     enroll: EnrollSettings
     session_lifetime_seconds: int
     trusted_proxies: int
+    oidc: OidcSettings
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -271,6 +273,7 @@ class Settings:
             ),
             session_lifetime_seconds=r.integer("SESSION_LIFETIME_SECONDS", minimum=1),
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
+            oidc=_oidc_settings(r),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
@@ -327,6 +330,27 @@ class Settings:
         """The decision policy for the loaded models (the runtime builds it once)."""
         knobs = self.policy_knobs
         return replace(knobs, live_threshold=self.live_threshold(card_threshold), steps=replace(knobs.steps, blink_judge=blink_judge))
+
+
+def _oidc_settings(r: _Reader) -> OidcSettings:
+    issuer = r.cfg.get("OIDC_ISSUER")
+    if issuer is not None and (
+        not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")) or "?" in issuer or "#" in issuer
+    ):
+        raise SettingsError(f"OIDC_ISSUER: expected an http(s) URL without query or fragment, got {issuer!r}")
+    alg = r.cfg.get("OIDC_SIGNING_ALG")
+    if alg not in SIGNING_ALGS:
+        raise SettingsError(f"OIDC_SIGNING_ALG: expected one of {list(SIGNING_ALGS)}, got {alg!r}")
+    return OidcSettings(
+        issuer=issuer.rstrip("/") if issuer else None,
+        signing_alg=alg,
+        key_file=r.optional_path("OIDC_KEY_FILE"),
+        code_seconds=r.integer("OIDC_CODE_SECONDS", minimum=1),
+        access_token_seconds=r.integer("OIDC_ACCESS_TOKEN_SECONDS", minimum=1),
+        id_token_seconds=r.integer("OIDC_ID_TOKEN_SECONDS", minimum=1),
+        refresh_token_seconds=r.integer("OIDC_REFRESH_TOKEN_SECONDS", minimum=0),
+        pending_seconds=r.integer("OIDC_PENDING_SECONDS", minimum=1),
+    )
 
 
 def settings() -> Settings:

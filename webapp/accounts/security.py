@@ -25,6 +25,9 @@ from webapp.settings import settings
 
 CSRF_SESSION_KEY = "_csrf"
 TOKEN_PREFIX = "lg_"
+# Endpoints other sites' servers and scripts call without cookies (client credentials or a
+# bearer token instead): the OpenID Connect token and userinfo endpoints (webapp/oidc).
+CROSS_SITE_ENDPOINTS: set[str] = set()
 
 
 def token_hash(token: str) -> str:
@@ -165,7 +168,7 @@ def check_same_origin() -> None:
     else's page signing a victim into the attacker's account) without tokens on the public
     login API; admin requests additionally carry a CSRF token.
     """
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in CROSS_SITE_ENDPOINTS:
         return
     origin = request.headers.get("Origin")
     if origin is None:

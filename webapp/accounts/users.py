@@ -17,6 +17,8 @@ from webapp.db.models import ROLE_ADMIN, ROLE_USER, FaceTemplate, User, UserSess
 from webapp.errors import InvalidRequest, UnknownUser, UserExists
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+# A plausible address (one @, a dot in the domain, no spaces); nobody verifies it.
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 def normalise_username_query(raw: str) -> str:
@@ -33,6 +35,13 @@ def normalise_username(raw: Any) -> str:
     if not USERNAME_RE.match(name):
         raise InvalidRequest("username must be 1-64 characters: letters, digits, . _ @ -")
     return name
+
+
+def check_email(raw: str) -> str:
+    email = raw.strip()
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidRequest(f"Not an email address: {raw!r}.")
+    return email
 
 
 def find_user(username: str) -> User:

@@ -36,6 +36,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     # Stored normalised (stripped, lower-case): "Alice" and "alice" are one account.
     username: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
     display_name: Mapped[str] = mapped_column(sa.String(128))
+    # Optional; given to OpenID Connect clients granted the "email" scope (webapp/oidc).
+    email: Mapped[str | None] = mapped_column(sa.String(254))
     role: Mapped[str] = mapped_column(sa.String(16), default=ROLE_USER)
     # Only admins have a password (they sign in to the admin pages with it).
     password_hash: Mapped[str | None] = mapped_column(sa.String(256))

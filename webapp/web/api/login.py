@@ -12,6 +12,7 @@ from webapp.db.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
 from webapp.login import service
 from webapp.login.attempts import get_attempt
+from webapp.oidc import flow as oidc_flow
 from webapp.settings import settings
 from webapp.web.api import bp
 from webapp.web.uploads import decode_upload, optional_int, part_bytes, require_multipart
@@ -66,8 +67,11 @@ def login_frame(attempt_id: str) -> Response:
         "frame_interval_ms": cfg.attempts.blink_frame_interval_ms if outcome.step == "blink" else cfg.attempts.frame_interval_ms,
     }
     if outcome.verdict.state == STATE_GRANTED and outcome.user is not None:
+        # An OpenID Connect authorization request waiting for this login survives the new
+        # session and continues at the fixed /oidc/resume route (webapp/oidc/flow.py).
+        pending = oidc_flow.take_pending()
         start_session(outcome.user, "face", client_address(), attempt_id=outcome.attempt.id)
-        body["redirect"] = url_for("pages.account")
+        body["redirect"] = oidc_flow.continue_after_login(pending) or url_for("pages.account")
     return jsonify(body)
 
 

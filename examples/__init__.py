@@ -1,0 +1,1 @@
+"""Examples that use LiveGate from the outside."""

@@ -1,0 +1,1 @@
+"""The sample relying party (see app.py)."""
