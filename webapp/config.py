@@ -121,6 +121,26 @@ DEFAULTS: dict[str, Any] = {
     # Frames with several faces never count as evidence. The frame cap bounds a fast stream.
     "MULTIPLE_FACES_GRACE_SECONDS": 2.0,
     "MULTIPLE_FACES_GRACE_FRAMES": 20,  # 10 fps x the grace
+    # --- sign-in guidance (webapp/login/hints.py; hints only, they never decide) -----------
+    # A face box narrower than this share of the frame width asks the user to come closer,
+    # wider than the max to move back (a webcam face at arm's length: about 0.3 of a 480 px
+    # frame; dlib's HOG finds none below about 80 px, 0.17). A face centre farther than
+    # GUIDE_MAX_OFFSET of the frame side from its centre asks to centre it.
+    "GUIDE_MIN_FACE_SHARE": 0.22,
+    "GUIDE_MAX_FACE_SHARE": 0.6,
+    "GUIDE_MAX_OFFSET": 0.17,
+    # Mean grey level (0..255) of the face (of the frame when no face is seen): darker is "too
+    # dark", brighter "too bright"; a background brighter than the face by the margin is
+    # "backlit". Sharpness: variance of the Laplacian of the 128 px face (face/quality.py);
+    # below it, "blurred" (ENROLL_MIN_SHARPNESS is the stricter bar for enrollment photos).
+    "GUIDE_DARK_LEVEL": 60.0,
+    "GUIDE_BRIGHT_LEVEL": 215.0,
+    "GUIDE_BACKLIT_MARGIN": 70.0,
+    "GUIDE_MIN_SHARPNESS": 15.0,
+    # The page's texts (webapp/texts/<lang>.json): the language, and an optional JSON file of a
+    # deployment's own texts merged over it (same keys; see README "Translating the pages").
+    "UI_LANGUAGE": "en",
+    "UI_TEXTS_FILE": None,
     # --- attempts --------------------------------------------------------------------------
     "ATTEMPT_TTL_SECONDS": 60,
     "ATTEMPT_MAX_FRAMES": 150,

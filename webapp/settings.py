@@ -20,6 +20,7 @@ from webapp.challenge.motion import MotionSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
+from webapp.login.hints import GuidanceSettings
 from webapp.login.policy import ContinuityPolicy, PlanaritySettings, Policy, TrackSettings
 from webapp.replay.hashes import NearDuplicateSettings
 
@@ -174,6 +175,9 @@ class Settings:
     enroll: EnrollSettings
     session_lifetime_seconds: int
     trusted_proxies: int
+    guidance: GuidanceSettings
+    ui_language: str
+    ui_texts_file: Path | None
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -269,6 +273,17 @@ class Settings:
             ),
             session_lifetime_seconds=r.integer("SESSION_LIFETIME_SECONDS", minimum=1),
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
+            guidance=GuidanceSettings(
+                min_face_share=r.number("GUIDE_MIN_FACE_SHARE", minimum=0.0),
+                max_face_share=r.number("GUIDE_MAX_FACE_SHARE", minimum=0.0),
+                max_offset=r.number("GUIDE_MAX_OFFSET", minimum=0.0),
+                dark_level=r.number("GUIDE_DARK_LEVEL", minimum=0.0),
+                bright_level=r.number("GUIDE_BRIGHT_LEVEL", minimum=0.0),
+                backlit_margin=r.number("GUIDE_BACKLIT_MARGIN", minimum=0.0),
+                min_sharpness=r.number("GUIDE_MIN_SHARPNESS", minimum=0.0),
+            ),
+            ui_language=_language(r),
+            ui_texts_file=r.optional_path("UI_TEXTS_FILE"),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
@@ -317,6 +332,13 @@ class Settings:
         """The decision policy for the loaded models (the runtime builds it once)."""
         knobs = self.policy_knobs
         return replace(knobs, live_threshold=self.live_threshold(card_threshold), steps=replace(knobs.steps, blink_judge=blink_judge))
+
+
+def _language(r: _Reader) -> str:
+    raw = r._raw("UI_LANGUAGE")
+    if not isinstance(raw, str) or not raw.replace("-", "").replace("_", "").isalnum() or len(raw) > 16:
+        raise SettingsError(f"UI_LANGUAGE: expected a language tag such as 'en', got {raw!r}")
+    return raw
 
 
 def settings() -> Settings:

@@ -25,6 +25,7 @@ from webapp.face.retinaface import ScoredBox, context_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
+from webapp.login.hints import FrameLook, look_at
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime.worker import Runtime
@@ -33,11 +34,13 @@ from webapp.settings import ReplaySettings
 
 @dataclass(frozen=True)
 class FrameReport:
-    """A login frame's facts for the policy, its hashes, and the audit record of what was seen."""
+    """A login frame's facts for the policy, its hashes, the audit record of what was seen, and
+    how it looks for the sign-in guidance (login/hints.py; never read by the policy)."""
 
     facts: FrameFacts
     hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    look: FrameLook | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def analyze_login_frame(
     boxes = rt.engine.detect(rgb)
     audit: dict[str, Any] = {"faces": len(boxes)}
     face: dict[str, Any] = {}
+    quality = None
     if len(boxes) == 1:
         box = boxes[0]
         obs = rt.engine.observe(rgb, box, encode=True)
@@ -83,6 +87,7 @@ def analyze_login_frame(
         distance = best_distance(obs.encoding, ctx.templates)
         live, context = score_liveness(rt, rgb, box, ctx.references)
         signals = face_signals(obs, rgb.shape)
+        quality = obs.quality
         audit = {
             "faces": 1,
             "box": box.as_list(),
@@ -100,7 +105,7 @@ def analyze_login_frame(
         face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks, "signature": signature}
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
-    return FrameReport(facts, hashes, audit)
+    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality))
 
 
 def score_liveness(

@@ -33,6 +33,7 @@ from webapp.db.models import (
     utcnow,
 )
 from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
+from webapp.login import hints
 from webapp.login import policy as pol
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
@@ -115,6 +116,7 @@ class FrameOutcome:
     progress: float
     step: str | None
     user: User | None
+    guidance: hints.Guidance | None = None  # what the page shows besides the prompt
 
 
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
@@ -190,6 +192,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     user = db.session.get(User, attempt.user_id) if verdict.state == STATE_GRANTED and attempt.user_id else None
     db.session.commit()
     return FrameOutcome(
+        guidance=hints.guidance(report.look, state, challenge, policy, verdict, report.facts.t_done, settings().guidance),
         attempt=attempt,
         verdict=verdict,
         prompt=pol.prompt_of(state, challenge, policy, verdict, facts.faces),
