@@ -16,8 +16,7 @@ CFG = GuidanceSettings()
 
 
 def _look(**kw: float) -> FrameLook:
-    base = {"faces": 1, "frame_grey": 120.0, "face_share": 0.3, "offset_x": 0.0, "offset_y": 0.0}
-    base |= {"face_grey": 120.0, "background_grey": 110.0, "sharpness": 200.0}
+    base = {
         "faces": 1,
         "frame_grey": 120.0,
         "face_share": 0.3,
