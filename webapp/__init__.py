@@ -70,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livegate.sqlite'}"
     # Every knob parsed and validated now: a bad value stops the app here, naming its key.
     cfg = Settings.from_config(app.config)
+    from webapp.web.texts import catalogue
+
+    catalogue(cfg.ui_language, cfg.ui_texts_file)  # a broken texts file stops start-up too
     app.extensions[SETTINGS_KEY] = cfg
     app.config["PERMANENT_SESSION_LIFETIME"] = cfg.session_lifetime_seconds
     if cfg.trusted_proxies > 0:

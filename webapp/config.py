@@ -123,10 +123,11 @@ DEFAULTS: dict[str, Any] = {
     "MULTIPLE_FACES_GRACE_FRAMES": 20,  # 10 fps x the grace
     # --- sign-in guidance (webapp/login/hints.py; hints only, they never decide) -----------
     # A face box narrower than this share of the frame width asks the user to come closer,
-    # wider than the max to move back (a webcam face at arm's length: about 0.3 of a 480 px
-    # frame; dlib's HOG finds none below about 80 px, 0.17). A face centre farther than
-    # GUIDE_MAX_OFFSET of the frame side from its centre asks to centre it.
-    "GUIDE_MIN_FACE_SHARE": 0.22,
+    # wider than the max to move back (dlib's box is brows to chin: a face at arm's length is
+    # 0.22-0.3 of the frame width; the detector finds faces down to about 0.15 of a 480 px
+    # frame). A face centre farther than GUIDE_MAX_OFFSET of the frame side from its centre
+    # asks to centre it.
+    "GUIDE_MIN_FACE_SHARE": 0.18,
     "GUIDE_MAX_FACE_SHARE": 0.6,
     "GUIDE_MAX_OFFSET": 0.17,
     # Mean grey level (0..255) of the face (of the frame when no face is seen): darker is "too

@@ -122,7 +122,8 @@ def hints_for(look: FrameLook | None, cfg: GuidanceSettings) -> list[str]:
             found.add(MOVE_BACK)
     if abs(look.offset_x or 0.0) > cfg.max_offset or abs(look.offset_y or 0.0) > cfg.max_offset:
         found.add(OFF_CENTRE)
-    if look.sharpness is not None and look.sharpness < cfg.min_sharpness:
+    # A dark face has little contrast, which reads as blur: say what to fix first, the light.
+    if look.sharpness is not None and look.sharpness < cfg.min_sharpness and TOO_DARK not in found:
         found.add(BLURRED)
     return [h for h in ORDER if h in found]
 
