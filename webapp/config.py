@@ -189,7 +189,9 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_MIN_FACE_PX": 80,
     "ENROLL_MIN_SHARPNESS": 40.0,
     "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],
-    "ENROLL_MIN_FRAMES": 3,  # webcam enrollment needs at least this many good frames
+    # Webcam enrollment needs at least this many good frames at once; the admin pages and the
+    # CLI warn about accounts holding fewer faces than this (from any source).
+    "ENROLL_MIN_FRAMES": 3,
     # --- sessions --------------------------------------------------------------------------
     "SESSION_LIFETIME_SECONDS": 8 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,

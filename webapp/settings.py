@@ -148,6 +148,12 @@ class EnrollSettings:
     brightness_range: tuple[float, float]
     min_webcam_frames: int
 
+    @property
+    def min_faces(self) -> int:
+        """The faces every account should hold (ENROLL_MIN_FRAMES, the webcam's minimum too):
+        the admin pages and the CLI warn below it."""
+        return self.min_webcam_frames
+
 
 @dataclass(frozen=True)
 class ModelSettings:

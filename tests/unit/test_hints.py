@@ -35,6 +35,7 @@ def _look(**kw: float) -> FrameLook:
     [
         (_look(), []),
         (_look(face_share=0.12), ["move_closer"]),
+        (_look(face_grey=30.0, background_grey=25.0, sharpness=3.0), ["too_dark"]),  # dark, not blurred
         (_look(face_share=0.75), ["move_back"]),
         (_look(offset_x=0.25), ["off_centre"]),
         (_look(offset_y=-0.3), ["off_centre"]),
