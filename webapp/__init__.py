@@ -104,11 +104,17 @@ def _register(app: Flask) -> None:
     from webapp.cli import register_cli
     from webapp.db.extensions import login_manager
     from webapp.errors import Unauthorized, register_error_handlers
+    from webapp.ops.logs import configure_logging
     from webapp.web.admin import bp as admin_bp
     from webapp.web.api import bp as api_bp
     from webapp.web.health import bp as health_bp
+    from webapp.web.metrics import bp as metrics_bp
     from webapp.web.pages import bp as pages_bp
 
+    cfg = app.extensions[SETTINGS_KEY]
+    configure_logging(app, cfg.log_json, cfg.log_level)
+    if cfg.metrics_enabled:
+        app.register_blueprint(metrics_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)

@@ -199,6 +199,13 @@ DEFAULTS: dict[str, Any] = {
     # Set True behind HTTPS (compose/production); http://127.0.0.1 needs it False.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "livegate_session",
+    # --- operations (webapp/ops/) -----------------------------------------------------------
+    # GET /metrics in the Prometheus text format (codes only: no usernames, addresses or ids).
+    # Keep it off the public side of the proxy (the Caddy example refuses it).
+    "METRICS_ENABLED": True,
+    # One JSON object per log line (with the request id), and the level of the service's logs.
+    "LOG_JSON": True,
+    "LOG_LEVEL": "INFO",
     # --- misc ------------------------------------------------------------------------------
     # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
     "TRUSTED_PROXIES": 0,

@@ -184,6 +184,9 @@ class Settings:
     guidance: GuidanceSettings
     ui_language: str
     ui_texts_file: Path | None
+    metrics_enabled: bool
+    log_json: bool
+    log_level: str
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -290,6 +293,9 @@ class Settings:
             ),
             ui_language=_language(r),
             ui_texts_file=r.optional_path("UI_TEXTS_FILE"),
+            metrics_enabled=r.flag("METRICS_ENABLED"),
+            log_json=r.flag("LOG_JSON"),
+            log_level=_log_level(r),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
@@ -338,6 +344,13 @@ class Settings:
         """The decision policy for the loaded models (the runtime builds it once)."""
         knobs = self.policy_knobs
         return replace(knobs, live_threshold=self.live_threshold(card_threshold), steps=replace(knobs.steps, blink_judge=blink_judge))
+
+
+def _log_level(r: _Reader) -> str:
+    raw = r._raw("LOG_LEVEL")
+    if not isinstance(raw, str) or raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw.upper()
 
 
 def _language(r: _Reader) -> str:

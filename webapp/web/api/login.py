@@ -12,6 +12,7 @@ from webapp.db.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
 from webapp.login import service
 from webapp.login.attempts import get_attempt
+from webapp.ops import metrics
 from webapp.settings import settings
 from webapp.web.api import bp
 from webapp.web.serializers import guidance_json
@@ -59,7 +60,8 @@ def login_frame(attempt_id: str) -> Response:
     if part is None:
         raise BadFrame("The request has no 'frame' file field.")
     data = part_bytes(part, limits.max_bytes)
-    rgb = decode_upload(data, limits, "frame")
+    with metrics.stage("decode"):
+        rgb = decode_upload(data, limits, "frame")
 
     outcome = service.submit_frame(attempt, data, rgb, optional_int("seq"), arrived_at)
     body: dict[str, Any] = {
