@@ -221,3 +221,35 @@ def test_phone_viewport_keeps_a_portrait_stage_and_a_round_oval(
     # Proportions kept: the oval's on-screen aspect is the one drawn (118 x 158), not squashed.
     assert oval["width"] / oval["height"] == pytest.approx(118 / 158, rel=0.04)
     assert oval["height"] < stage["height"]  # the whole face, forehead to chin, fits on screen
+
+
+def test_a_granted_sign_in_shows_it_then_opens_the_account(
+    tmp_path: Path,
+    app_factory: AppFactory,
+    enrolled_db: EnrolledDatabases,
+    browser_for: Any,
+    artifacts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The person does what each prompt asks (their landmark signals are scripted, as in the API
+    tests: a photo cannot turn its head); everything else is the real pipeline and page."""
+    from tests.support.api import follow_prompts
+
+    app = _app_with_alice(app_factory, enrolled_db, CHALLENGE_STEPS=["turn_left"], CHALLENGE_COUNT=1)
+    follow_prompts(monkeypatch, ["turn_left"])
+    camera = hand_held_camera(tmp_path / "cam.y4m", "normal", seconds=10)
+    with LiveServer(app) as server:
+        page = browser_for(camera).new_page()
+        # Answer the page's move to /account with 204 No Content, so it stays on the granted
+        # sign-in for the picture; then open the account page for real.
+        page.route("**/account", lambda route: route.fulfill(status=204))
+        _start(page, server.url)
+        now, _ = _poll(page, lambda s: s["state"] in ("granted", "denied"), seconds=90)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(artifacts / "browser-login-granted.png"), full_page=True)
+        page.unroute("**/account")
+        page.goto(f"{server.url}/account")
+        welcome = page.inner_text("h1")
+    assert now["state"] == "granted", now
+    assert now["prompt"] == TEXTS["granted"]
+    assert welcome == "Welcome, Alice Example"

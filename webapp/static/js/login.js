@@ -260,7 +260,8 @@ async function signIn(username, mine) {
     root.dataset.state = result.state;
     root.dataset.step = result.step || '';
     if (result.state === 'granted') {
-      hint([], false);
+      hint([], true);
+      hintEl.textContent = '';
       say(t('granted'), 'ok');
       finish('granted', ctx);
       window.location.assign(result.redirect || '/account');
