@@ -223,6 +223,8 @@ async function signIn(username, mine) {
 
   let seq = 0;
   let lastFrameTime = null;
+  let stepsDone = 0;
+  let stepSeen = false;
   for (;;) {
     if (mine !== run) return;
     const started = performance.now();
@@ -255,8 +257,14 @@ async function signIn(username, mine) {
     await runHook('afterFrame', ctx, result);
     progressEl.value = result.progress || 0;
     progressEl.setAttribute('aria-valuetext', `${Math.round((result.progress || 0) * 100)} %`);
-    const done = result.step ? steps.indexOf(result.step) : result.state === 'granted' ? steps.length : 0;
-    showSteps(steps, result.step, Math.max(0, done));
+    // Steps before the current one are done; once a step was seen and none runs, all are.
+    if (result.step) {
+      stepsDone = Math.max(stepsDone, steps.indexOf(result.step));
+      stepSeen = true;
+    } else if (stepSeen || result.state === 'granted') {
+      stepsDone = steps.length;
+    }
+    showSteps(steps, result.step, stepsDone);
     root.dataset.state = result.state;
     root.dataset.step = result.step || '';
     if (result.state === 'granted') {
