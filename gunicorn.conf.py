@@ -1,6 +1,14 @@
 """gunicorn settings for `make serve` and the Docker image (override with GUNICORN_CMD_ARGS)."""
 
 import os
+import shutil
+import tempfile
+
+# Prometheus multiprocess mode (webapp/ops/metrics.py): every worker writes its metrics to files
+# in this folder, and /metrics in any worker adds them up. Set before any worker imports
+# prometheus_client; emptied when the server starts, so old workers' values never linger.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"livegate-metrics-{os.getuid()}")
 
 bind = os.environ.get("LIVEGATE_BIND", "127.0.0.1:8000")
 # One sync worker per core: each request is CPU-bound (detection, encoding, ONNX), so threads
@@ -16,6 +24,26 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LIVEGATE_LOG_LEVEL", "info")
+# Access lines as JSON, with the request id the app sets (webapp/ops/logs.py). The path is
+# without its query string; a frame upload's path holds its attempt id, as gunicorn's default
+# line did (the app's own decision log never does).
+access_log_format = (
+    '{"time":"%(t)s","logger":"access","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
+    '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
+)
+
+
+def on_starting(server):
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges go with it (prometheus_client multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):
@@ -25,4 +53,8 @@ def post_worker_init(worker):
     with worker.wsgi.app_context():
         rt = runtime()
         warm_up(rt)
+        if rt.ensemble is not None:
+            from webapp.ops.metrics import record_models
+
+            record_models(rt.ensemble.card.version, rt.ensemble.versions())
         worker.log.info("models ready: %s", sorted(rt.ensemble.versions()) if rt.ensemble else "liveness unavailable")

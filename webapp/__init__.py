@@ -70,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livegate.sqlite'}"
     # Every knob parsed and validated now: a bad value stops the app here, naming its key.
     cfg = Settings.from_config(app.config)
+    from webapp.web.texts import catalogue
+
+    catalogue(cfg.ui_language, cfg.ui_texts_file)  # a broken texts file stops start-up too
     app.extensions[SETTINGS_KEY] = cfg
     app.config["PERMANENT_SESSION_LIFETIME"] = cfg.session_lifetime_seconds
     if cfg.trusted_proxies > 0:
@@ -101,11 +104,17 @@ def _register(app: Flask) -> None:
     from webapp.cli import register_cli
     from webapp.db.extensions import login_manager
     from webapp.errors import Unauthorized, register_error_handlers
+    from webapp.ops.logs import configure_logging
     from webapp.web.admin import bp as admin_bp
     from webapp.web.api import bp as api_bp
     from webapp.web.health import bp as health_bp
+    from webapp.web.metrics import bp as metrics_bp
     from webapp.web.pages import bp as pages_bp
 
+    cfg = app.extensions[SETTINGS_KEY]
+    configure_logging(app, cfg.log_json, cfg.log_level)
+    if cfg.metrics_enabled:
+        app.register_blueprint(metrics_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)

@@ -137,6 +137,27 @@ DEFAULTS: dict[str, Any] = {
     # Frames with several faces never count as evidence. The frame cap bounds a fast stream.
     "MULTIPLE_FACES_GRACE_SECONDS": 2.0,
     "MULTIPLE_FACES_GRACE_FRAMES": 20,  # 10 fps x the grace
+    # --- sign-in guidance (webapp/login/hints.py; hints only, they never decide) -----------
+    # A face box narrower than this share of the frame width asks the user to come closer,
+    # wider than the max to move back (dlib's box is brows to chin: a face at arm's length is
+    # 0.22-0.3 of the frame width; the detector finds faces down to about 0.15 of a 480 px
+    # frame). A face centre farther than GUIDE_MAX_OFFSET of the frame side from its centre
+    # asks to centre it.
+    "GUIDE_MIN_FACE_SHARE": 0.18,
+    "GUIDE_MAX_FACE_SHARE": 0.6,
+    "GUIDE_MAX_OFFSET": 0.17,
+    # Mean grey level (0..255) of the face (of the frame when no face is seen): darker is "too
+    # dark", brighter "too bright"; a background brighter than the face by the margin is
+    # "backlit". Sharpness: variance of the Laplacian of the 128 px face (face/quality.py);
+    # below it, "blurred" (ENROLL_MIN_SHARPNESS is the stricter bar for enrollment photos).
+    "GUIDE_DARK_LEVEL": 60.0,
+    "GUIDE_BRIGHT_LEVEL": 215.0,
+    "GUIDE_BACKLIT_MARGIN": 70.0,
+    "GUIDE_MIN_SHARPNESS": 15.0,
+    # The page's texts (webapp/texts/<lang>.json): the language, and an optional JSON file of a
+    # deployment's own texts merged over it (same keys; see README "Translating the pages").
+    "UI_LANGUAGE": "en",
+    "UI_TEXTS_FILE": None,
     # --- attempts --------------------------------------------------------------------------
     "ATTEMPT_TTL_SECONDS": 60,
     "ATTEMPT_MAX_FRAMES": 150,
@@ -184,7 +205,9 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_MIN_FACE_PX": 80,
     "ENROLL_MIN_SHARPNESS": 40.0,
     "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],
-    "ENROLL_MIN_FRAMES": 3,  # webcam enrollment needs at least this many good frames
+    # Webcam enrollment needs at least this many good frames at once; the admin pages and the
+    # CLI warn about accounts holding fewer faces than this (from any source).
+    "ENROLL_MIN_FRAMES": 3,
     # --- sessions --------------------------------------------------------------------------
     "SESSION_LIFETIME_SECONDS": 8 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -212,6 +235,13 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_REFRESH_TOKEN_SECONDS": 8 * 3600,
     # An authorization request waits this long, server-side, for the face login it asked for.
     "OIDC_PENDING_SECONDS": 600,
+    # --- operations (webapp/ops/) -----------------------------------------------------------
+    # GET /metrics in the Prometheus text format (codes only: no usernames, addresses or ids).
+    # Keep it off the public side of the proxy (the Caddy example refuses it).
+    "METRICS_ENABLED": True,
+    # One JSON object per log line (with the request id), and the level of the service's logs.
+    "LOG_JSON": True,
+    "LOG_LEVEL": "INFO",
     # --- misc ------------------------------------------------------------------------------
     # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
     "TRUSTED_PROXIES": 0,

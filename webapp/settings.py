@@ -21,6 +21,7 @@ from webapp.challenge.motion import MotionSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
+from webapp.login.hints import GuidanceSettings
 from webapp.login.policy import ContinuityPolicy, PlanaritySettings, Policy, TrackSettings
 from webapp.oidc.settings import SIGNING_ALGS, OidcSettings
 from webapp.replay.hashes import NearDuplicateSettings
@@ -149,6 +150,12 @@ class EnrollSettings:
     brightness_range: tuple[float, float]
     min_webcam_frames: int
 
+    @property
+    def min_faces(self) -> int:
+        """The faces every account should hold (ENROLL_MIN_FRAMES, the webcam's minimum too):
+        the admin pages and the CLI warn below it."""
+        return self.min_webcam_frames
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -177,6 +184,12 @@ class Settings:
     session_lifetime_seconds: int
     trusted_proxies: int
     oidc: OidcSettings
+    guidance: GuidanceSettings
+    ui_language: str
+    ui_texts_file: Path | None
+    metrics_enabled: bool
+    log_json: bool
+    log_level: str
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -274,6 +287,20 @@ class Settings:
             session_lifetime_seconds=r.integer("SESSION_LIFETIME_SECONDS", minimum=1),
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
             oidc=_oidc_settings(r),
+            guidance=GuidanceSettings(
+                min_face_share=r.number("GUIDE_MIN_FACE_SHARE", minimum=0.0),
+                max_face_share=r.number("GUIDE_MAX_FACE_SHARE", minimum=0.0),
+                max_offset=r.number("GUIDE_MAX_OFFSET", minimum=0.0),
+                dark_level=r.number("GUIDE_DARK_LEVEL", minimum=0.0),
+                bright_level=r.number("GUIDE_BRIGHT_LEVEL", minimum=0.0),
+                backlit_margin=r.number("GUIDE_BACKLIT_MARGIN", minimum=0.0),
+                min_sharpness=r.number("GUIDE_MIN_SHARPNESS", minimum=0.0),
+            ),
+            ui_language=_language(r),
+            ui_texts_file=r.optional_path("UI_TEXTS_FILE"),
+            metrics_enabled=r.flag("METRICS_ENABLED"),
+            log_json=r.flag("LOG_JSON"),
+            log_level=_log_level(r),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
@@ -351,6 +378,20 @@ def _oidc_settings(r: _Reader) -> OidcSettings:
         refresh_token_seconds=r.integer("OIDC_REFRESH_TOKEN_SECONDS", minimum=0),
         pending_seconds=r.integer("OIDC_PENDING_SECONDS", minimum=1),
     )
+
+
+def _log_level(r: _Reader) -> str:
+    raw = r._raw("LOG_LEVEL")
+    if not isinstance(raw, str) or raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw.upper()
+
+
+def _language(r: _Reader) -> str:
+    raw = r._raw("UI_LANGUAGE")
+    if not isinstance(raw, str) or not raw.replace("-", "").replace("_", "").isalnum() or len(raw) > 16:
+        raise SettingsError(f"UI_LANGUAGE: expected a language tag such as 'en', got {raw!r}")
+    return raw
 
 
 def settings() -> Settings:

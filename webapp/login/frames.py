@@ -25,6 +25,7 @@ from webapp.face.retinaface import ScoredBox, context_box, matching_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
+from webapp.login.hints import FrameLook, look_at
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime.worker import Runtime
@@ -33,11 +34,13 @@ from webapp.settings import ReplaySettings
 
 @dataclass(frozen=True)
 class FrameReport:
-    """A login frame's facts for the policy, its hashes, and the audit record of what was seen."""
+    """A login frame's facts for the policy, its hashes, the audit record of what was seen, and
+    how it looks for the sign-in guidance (login/hints.py; never read by the policy)."""
 
     facts: FrameFacts
     hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    look: FrameLook | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def analyze_login_frame(
         if tracked is not None:
             face = {"tracked_box": (tracked.x1, tracked.y1, tracked.x2, tracked.y2)}
             audit["tracked_box"] = tracked.as_list()
+    quality = None
     if len(boxes) == 1:
         box = boxes[0]
         obs = rt.engine.observe(rgb, box, encode=True)
@@ -90,6 +94,7 @@ def analyze_login_frame(
         context = matching_box(context_boxes, box) if context_boxes is not None else None
         live = rt.require_ensemble().score_face(rgb, box, ctx.references, context)
         signals = face_signals(obs, rgb.shape)
+        quality = obs.quality
         audit = {
             "faces": 1,
             "box": box.as_list(),
@@ -107,7 +112,7 @@ def analyze_login_frame(
         face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks, "signature": signature}
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
-    return FrameReport(facts, hashes, audit)
+    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None))
 
 
 def context_detections(rt: Runtime, rgb: np.ndarray) -> list[ScoredBox] | None:

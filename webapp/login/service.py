@@ -33,11 +33,14 @@ from webapp.db.models import (
     utcnow,
 )
 from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
+from webapp.login import hints
 from webapp.login import policy as pol
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
 from webapp.login.state import AttemptState
 from webapp.login.throttle import check_account_lock, check_client_rate
+from webapp.ops import metrics
+from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
 
@@ -79,6 +82,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
     )
     db.session.add(attempt)
     db.session.commit()
+    metrics.ATTEMPTS_STARTED.inc()
     return attempt
 
 
@@ -100,6 +104,7 @@ def ensure_open(attempt: LoginAttempt) -> None:
         attempt.progress = state.to_json()
         _finish(attempt, verdict)
         db.session.commit()
+        _report_decision(attempt)
         raise AttemptExpired()
     if attempt.state == STATE_DENIED and attempt.reason == pol.TIMEOUT and now >= attempt.expires_at:
         raise AttemptExpired()
@@ -115,6 +120,7 @@ class FrameOutcome:
     progress: float
     step: str | None
     user: User | None
+    guidance: hints.Guidance | None = None  # what the page shows besides the prompt
 
 
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
@@ -125,11 +131,17 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
     policy = rt.policy()
     templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
     ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs)
-    report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
+    with metrics.stage("analysis"):
+        report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
+    metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
 
     for _ in range(3):
         try:
-            return _apply(attempt, report, client_seq, policy)
+            with metrics.stage("decision"):
+                outcome = _apply(attempt, report, client_seq, policy)
+            if outcome.verdict.state != STATE_COLLECTING:
+                _report_decision(outcome.attempt)
+            return outcome
         except StaleDataError:
             # Another worker updated this attempt meanwhile: reload and re-apply on top.
             db.session.rollback()
@@ -190,6 +202,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     user = db.session.get(User, attempt.user_id) if verdict.state == STATE_GRANTED and attempt.user_id else None
     db.session.commit()
     return FrameOutcome(
+        guidance=hints.guidance(report.look, state, challenge, policy, verdict, report.facts.t_done, settings().guidance),
         attempt=attempt,
         verdict=verdict,
         # A head the frontal detector lost mid-turn but the tracker follows is still in view.
@@ -197,6 +210,31 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,
+    )
+
+
+def _report_decision(attempt: LoginAttempt) -> None:
+    """Metrics and the decision log line, once the decision is committed (never on a retry)."""
+    scores = attempt.scores or {}
+    live, distance = scores.get("live_mean"), scores.get("best_distance")
+    metrics.record_decision(attempt.state, attempt.reason, live, distance)
+    duration = (attempt.finished_at - attempt.created_at).total_seconds() if attempt.finished_at else None
+    log_decision(
+        attempt=attempt.id,
+        username=attempt.username,
+        known_user=attempt.user_id is not None,
+        client_addr=attempt.client_addr,
+        decision=attempt.state,
+        reason=attempt.reason,
+        detail=attempt.detail,
+        challenge=list(attempt.challenge),
+        steps_done=scores.get("steps_done"),
+        frames=attempt.frames_received,
+        face_frames=scores.get("face_frames"),
+        matched_frames=scores.get("matched_frames"),
+        live_mean=live,
+        best_distance=distance,
+        duration_s=round(duration, 3) if duration is not None else None,
     )
 
 

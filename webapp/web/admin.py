@@ -1,4 +1,5 @@
-"""Admin pages: password sign-in, users and enrollment, the attempts audit table.
+"""Admin pages: password sign-in, the dashboard, users and enrollment, attempts (filter, CSV),
+the audit log and API tokens.
 
 Pages render server-side; actions that need the camera or file uploads call the admin JSON
 API from JavaScript with the session's CSRF token (webapp/static/js/admin.js).
@@ -6,7 +7,10 @@ API from JavaScript with the session's CSRF token (webapp/static/js/admin.js).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -15,15 +19,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from webapp.accounts.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
-from webapp.accounts.users import create_user, find_user, users_with_counts
+from webapp.accounts.overview import user_rows
+from webapp.accounts.security import check_csrf, client_address, csrf_token, end_session, issue_api_token, start_session, verify_password
+from webapp.accounts.users import create_user, find_user
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import FaceTemplate, User, utcnow
+from webapp.db.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED, ApiToken, AuditEvent, FaceTemplate, User, utcnow
 from webapp.errors import ApiError, Locked, UnknownAttempt
-from webapp.login.attempts import get_attempt, recent_attempts
+from webapp.login.attempts import get_attempt
+from webapp.login.stats import AttemptFilter, filtered_attempts, known_reasons
 from webapp.login.throttle import check_password_lock
 from webapp.settings import settings
+from webapp.web.dashboard import dashboard_charts
 from webapp.web.serializers import attempt_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -90,7 +97,78 @@ def logout() -> Response:
 @bp.get("/")
 @admin_page
 def users() -> str:
-    return render_template("admin/users.html", users=users_with_counts())
+    search = (request.args.get("q") or "").strip()[:64]
+    return render_template("admin/users.html", rows=user_rows(search), search=search, min_faces=settings().enroll.min_faces)
+
+
+@bp.get("/dashboard")
+@admin_page
+def dashboard() -> str:
+    return render_template("admin/dashboard.html", charts=dashboard_charts())
+
+
+@bp.get("/audit")
+@admin_page
+def audit_log() -> str:
+    kind = (request.args.get("kind") or "").strip()[:32]
+    subject = (request.args.get("subject") or "").strip().lower()[:64]
+    query = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    if subject:
+        query = query.where(AuditEvent.subject == subject)
+    kinds = sorted(db.session.scalars(sa.select(AuditEvent.kind).distinct()))
+    return render_template("admin/audit.html", events=db.session.scalars(query).all(), kinds=kinds, kind=kind, subject=subject)
+
+
+def _token_rows() -> list[Any]:
+    query = sa.select(ApiToken, User.username).join(User, ApiToken.user_id == User.id).order_by(ApiToken.created_at.desc())
+    return list(db.session.execute(query).all())
+
+
+@bp.get("/tokens")
+@admin_page
+def tokens() -> str:
+    rows = db.session.execute(
+        sa.select(ApiToken, User.username).join(User, ApiToken.user_id == User.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    return render_template("admin/tokens.html", tokens=rows, new_token=None)
+
+
+@bp.post("/tokens")
+@admin_page
+def create_token() -> str:
+    label = (request.form.get("label") or "").strip()[:128] or "web"
+    admin = current_user.user
+    token = issue_api_token(admin, label)
+    audit("token_created", subject=admin.username, actor=admin.username, client_addr=client_address(), label=label)
+    db.session.commit()
+    rows = db.session.execute(
+        sa.select(ApiToken, User.username).join(User, ApiToken.user_id == User.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    # Shown once, in this response only: the database keeps its hash.
+    return render_template("admin/tokens.html", tokens=rows, new_token=token)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@admin_page
+def revoke_token(token_id: int) -> Response:
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        abort(404)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        owner = db.session.get(User, row.user_id)
+        audit(
+            "token_revoked",
+            subject=owner.username if owner else None,
+            actor=current_user.user.username,
+            client_addr=client_address(),
+            prefix=row.prefix,
+        )
+        db.session.commit()
+        flash(f"Revoked token {row.prefix}…", "info")
+    return redirect(url_for("admin.tokens"))
 
 
 @bp.post("/users")
@@ -117,15 +195,70 @@ def user(username: str) -> str:
     templates = db.session.scalars(
         sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
     ).all()
-    return render_template("admin/user.html", account=account, templates=templates, min_frames=settings().enroll.min_webcam_frames)
+    enroll = settings().enroll
+    return render_template(
+        "admin/user.html", account=account, templates=templates, min_frames=enroll.min_webcam_frames, min_faces=enroll.min_faces
+    )
+
+
+def _attempt_filter() -> AttemptFilter:
+    """The attempts page's query string; a malformed date is ignored, with a flash message."""
+
+    def day(name: str) -> date | None:
+        raw = (request.args.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            flash(f"Ignored the {name} date {raw[:20]!r}: use YYYY-MM-DD.", "error")
+            return None
+
+    since, until = day("since"), day("until")
+    state = (request.args.get("state") or "").strip()
+    return AttemptFilter(
+        username=(request.args.get("username") or "").strip()[:64],
+        state=state if state in (STATE_GRANTED, STATE_DENIED, STATE_COLLECTING) else "",
+        reason=(request.args.get("reason") or "").strip()[:32],
+        since=datetime.combine(since, time()) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time()) if until else None,  # inclusive day
+    )
 
 
 @bp.get("/attempts")
 @admin_page
 def attempts() -> str:
-    username = (request.args.get("username") or "").strip().lower()
-    rows = [attempt_json(a) for a in recent_attempts(200, username)]
-    return render_template("admin/attempts.html", attempts=rows, username=username)
+    f = _attempt_filter()
+    rows = [attempt_json(a) for a in filtered_attempts(f, 200)]
+    return render_template("admin/attempts.html", attempts=rows, f=f, args=request.args, reasons=known_reasons())
+
+
+_CSV_COLUMNS = ("time", "finished_at", "username", "known_user", "client_addr", "challenge", "decision", "reason", "detail", "frames")
+_CSV_SCORES = ("face_frames", "matched_frames", "best_distance", "live_mean", "live_frames", "steps_done")
+
+
+@bp.get("/attempts.csv")
+@admin_page
+def attempts_csv() -> Response:
+    """The filtered attempts (up to 10,000) as CSV, one row per attempt, no frame log."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*_CSV_COLUMNS, *_CSV_SCORES])
+    for a in filtered_attempts(_attempt_filter(), 10_000):
+        row = attempt_json(a)
+        scores = row["scores"] or {}
+        values = [" ".join(row["challenge"]) if k == "challenge" else row[k] for k in _CSV_COLUMNS]
+        values += [" ".join(scores.get(k) or []) if k == "steps_done" else scores.get(k) for k in _CSV_SCORES]
+        writer.writerow(["" if v is None else _csv_safe(v) for v in values])
+    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=attempts.csv"})
+
+
+def _csv_safe(value: Any) -> Any:
+    """Cells a spreadsheet would run as a formula (=, +, -, @) are quoted: usernames and
+    details come from the public (OWASP CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @bp.get("/attempts/<attempt_id>")

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.settings import settings
+from webapp.web.texts import page_texts
 
 bp = Blueprint("pages", __name__)
 
@@ -20,8 +21,15 @@ def index() -> Response:
 
 @bp.get("/login")
 def login() -> str:
-    interval = settings().attempts.frame_interval_ms
-    return render_template("login.html", frame_width=480, jpeg_quality=0.85, default_interval=interval)
+    cfg = settings()
+    return render_template(
+        "login.html",
+        frame_width=480,
+        jpeg_quality=0.85,
+        default_interval=cfg.attempts.frame_interval_ms,
+        texts=page_texts(),
+        language=cfg.ui_language,
+    )
 
 
 @bp.get("/account")

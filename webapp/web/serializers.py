@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.db.models import LoginAttempt, User
+from webapp.login.hints import Guidance
 
 
 def user_json(user: User, templates: int) -> dict[str, Any]:
@@ -46,3 +47,10 @@ def attempt_json(a: LoginAttempt, frames: bool = False) -> dict[str, Any]:
             for f in a.frames
         ]
     return out
+
+
+def guidance_json(g: Guidance | None) -> dict[str, Any]:
+    """The sign-in guidance of a frame response (login/hints.py): codes and seconds, no score."""
+    if g is None:
+        return {"hints": [], "face_fits": False, "step_seconds_left": None, "missed_step": None}
+    return {"hints": list(g.hints), "face_fits": g.face_fits, "step_seconds_left": g.step_seconds_left, "missed_step": g.missed_step}

@@ -8,15 +8,47 @@ const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const resultEl = document.getElementById('enroll-result');
 const minFrames = Number(root.dataset.minFrames) || 3;
 
-function show(text, isError) {
+// The last enrollment's result survives the reload that lists the new faces (sessionStorage,
+// this tab only), so the admin can read which files were refused and why.
+const SAVED = 'livegate-enroll-result:' + location.pathname;
+
+function show(text, isError, lines) {
   resultEl.hidden = false;
   resultEl.className = 'flash' + (isError ? ' error' : '');
   resultEl.textContent = text;
+  if (lines && lines.length) {
+    const list = document.createElement('ul');
+    list.className = 'enroll-list';
+    for (const line of lines) {
+      const item = document.createElement('li');
+      item.textContent = line;
+      list.appendChild(item);
+    }
+    resultEl.appendChild(list);
+  }
+}
+
+function rejectedLines(data, names) {
+  return (data.rejected || []).map((r) => {
+    const who = r.index === null || r.index === undefined ? 'all' : names[r.index] || `#${r.index + 1}`;
+    return `${who}: ${r.reason}` + (r.detail ? ` (${r.detail})` : '');
+  });
 }
 
 function describe(data) {
-  const rejected = (data.rejected || []).map((r) => (r.index === null ? '' : `#${r.index + 1}: `) + r.reason + (r.detail ? ` (${r.detail})` : ''));
-  return `Enrolled ${data.enrolled || 0}.` + (rejected.length ? ' Rejected: ' + rejected.join('; ') : '');
+  const rejected = (data.rejected || []).length;
+  return `Enrolled ${data.enrolled || 0}.` + (rejected ? ` Rejected ${rejected}:` : '');
+}
+
+const saved = sessionStorage.getItem(SAVED);
+if (saved) {
+  sessionStorage.removeItem(SAVED);
+  try {
+    const { text, isError, lines } = JSON.parse(saved);
+    show(text, isError, lines);
+  } catch (err) {
+    /* a stale entry: ignore it */
+  }
 }
 
 async function api(method, url, body) {
@@ -27,14 +59,19 @@ async function api(method, url, body) {
 
 async function enroll(blobs, source) {
   const form = new FormData();
-  blobs.forEach((b, i) => form.append('images', b, b.name || `frame-${i}.jpg`));
+  const names = blobs.map((b, i) => b.name || `frame-${i + 1}.jpg`);
+  blobs.forEach((b, i) => form.append('images', b, names[i]));
   form.append('source', source);
   const { resp, data } = await api('POST', root.dataset.facesUrl, form);
+  const lines = rejectedLines(data, names);
   if (resp.status === 201) {
-    show(describe(data), data.enrolled === 0);
-    if (data.enrolled > 0) setTimeout(() => window.location.reload(), 1200);
+    show(describe(data), data.enrolled === 0, lines);
+    if (data.enrolled > 0) {
+      sessionStorage.setItem(SAVED, JSON.stringify({ text: describe(data), isError: false, lines }));
+      setTimeout(() => window.location.reload(), 1200);
+    }
   } else {
-    show((data.message || `Error ${resp.status}`) + (data.rejected ? ' ' + describe(data) : ''), true);
+    show((data.message || `Error ${resp.status}`) + (data.rejected ? ' ' + describe(data) : ''), true, lines);
   }
 }
 

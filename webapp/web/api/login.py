@@ -13,8 +13,10 @@ from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized,
 from webapp.login import service
 from webapp.login.attempts import get_attempt
 from webapp.oidc import flow as oidc_flow
+from webapp.ops import metrics
 from webapp.settings import settings
 from webapp.web.api import bp
+from webapp.web.serializers import guidance_json
 from webapp.web.uploads import decode_upload, optional_int, part_bytes, require_multipart
 
 # Multipart framing around one frame; a body bigger than the frame limit plus this is refused
@@ -33,7 +35,12 @@ def login_start() -> tuple[Response, int]:
     attempts = settings().attempts
     payload = {
         "attempt_id": attempt.public_id,
-        "challenge": {"steps": list(attempt.challenge), "expires_in": attempts.ttl_seconds},
+        "challenge": {
+            "steps": list(attempt.challenge),
+            "expires_in": attempts.ttl_seconds,
+            # Each step's time budget on the server clock, from its first face frame.
+            "step_seconds": {s: service.current_policy().max_seconds_for(s) for s in attempt.challenge},
+        },
         "frame_interval_ms": attempts.frame_interval_ms,
         "max_frames": attempts.max_frames,
     }
@@ -54,7 +61,8 @@ def login_frame(attempt_id: str) -> Response:
     if part is None:
         raise BadFrame("The request has no 'frame' file field.")
     data = part_bytes(part, limits.max_bytes)
-    rgb = decode_upload(data, limits, "frame")
+    with metrics.stage("decode"):
+        rgb = decode_upload(data, limits, "frame")
 
     outcome = service.submit_frame(attempt, data, rgb, optional_int("seq"), arrived_at)
     body: dict[str, Any] = {
@@ -65,6 +73,7 @@ def login_frame(attempt_id: str) -> Response:
         "reason": outcome.verdict.reason if outcome.verdict.state == STATE_DENIED else None,
         # Pacing for the next frame: a burst while the user blinks, the usual pace otherwise.
         "frame_interval_ms": cfg.attempts.blink_frame_interval_ms if outcome.step == "blink" else cfg.attempts.frame_interval_ms,
+        **guidance_json(outcome.guidance),
     }
     if outcome.verdict.state == STATE_GRANTED and outcome.user is not None:
         # An OpenID Connect authorization request waiting for this login survives the new

@@ -1,0 +1,2 @@
+# Read by the flask command (python-dotenv): `flask users list` works without --app.
+FLASK_APP=webapp
