@@ -58,6 +58,7 @@ from ml.blink.frames import decode_rgb
 from ml.blink.paths import SHARED_IDENTITY, SHARED_VIDEOS
 from ml.paths import MODELS_DIR, RUNS_DIR
 from ml.studies.attempts import (
+    SAMPLE_FPS,
     Plan,
     Source,
     _attempt_record,
@@ -261,7 +262,46 @@ def start(client: Any, username: str, want: list[str] | None) -> tuple[str, list
     raise RuntimeError(f"the service never drew {want} in {MAX_DRAWS} starts")
 
 
+class CameraClock:
+    """The server clock of a camera at the page's pace with a server that keeps up: every frame
+    arrives ``interval`` seconds after the previous one, whatever this machine's load (each read
+    within a request moves 1 ms, so times stay ordered). Without it a busy machine stretches
+    every server-clock budget over fewer clip frames than a person's real-time movement gives."""
+
+    def __init__(self, interval: float = 1.0 / SAMPLE_FPS) -> None:
+        from webapp.db import clock
+
+        self.interval = interval
+        self.base = clock.utcnow()
+        self.frames = 0
+        self.reads = 0
+        self._clock = clock
+        self._real = clock.utcnow
+
+    def now(self) -> Any:
+        from datetime import timedelta
+
+        self.reads += 1
+        return self.base + timedelta(seconds=self.frames * self.interval + self.reads * 0.001)
+
+    def tick(self) -> None:
+        self.frames += 1
+        self.reads = 0
+
+    def __enter__(self) -> CameraClock:
+        self._clock.utcnow = self.now  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._clock.utcnow = self._real  # type: ignore[assignment]
+
+
+CAMERA: CameraClock | None = None  # set by main() unless --wall-clock
+
+
 def post(client: Any, attempt_id: str, seq: int, data: bytes) -> dict[str, Any]:
+    if CAMERA is not None:
+        CAMERA.tick()
     form = {"frame": (io.BytesIO(data), "frame.jpg", "image/jpeg"), "seq": str(seq)}
     r = client.post(f"/api/v1/login/{attempt_id}/frames", data=form, content_type="multipart/form-data")
     answer = {"status": r.status_code, **(r.get_json() or {})}
@@ -686,6 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-videos", action="store_true")
     ap.add_argument("--skip-slideshows", action="store_true")
     ap.add_argument("--seed", type=int, default=9)
+    ap.add_argument(
+        "--wall-clock",
+        action="store_true",
+        help="frames back to back on the real server clock (budgets then shrink with this machine's load) "
+        "instead of a camera clock advancing 125 ms per frame",
+    )
     args = ap.parse_args(argv)
 
     from webapp.face.engine import FaceEngine
@@ -699,6 +745,14 @@ def main(argv: list[str] | None = None) -> int:
         for s in discover(args.videos, args.identity)
         if (s.set == "sivakumar" or s.video.split("/", 1)[1].startswith(("real", "fake"))) and (not args.only or s.video in args.only)
     ]
+    global CAMERA
+    camera = contextlib.nullcontext() if args.wall_clock else CameraClock()
+    CAMERA = None if args.wall_clock else camera  # type: ignore[assignment]
+    with camera:
+        return _run(args, argv, engine, plan, sources, started)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None, engine: Any, plan: Plan, sources: list[Source], started: float) -> int:
     live_rows: list[dict[str, Any]] = []
     replay_rows: list[dict[str, Any]] = []
     if not args.skip_videos:
@@ -717,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m ml.studies.prompted " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": {
             "videos": "8 fps, <= 640 px wide, JPEG q85 (ml.studies.attempts.attempt_frames); frames sent back to back (no sleep)",
+            "clock": "real server clock" if args.wall_clock else "camera clock: +125 ms per frame (a server that keeps up)",
             "config": {"CHALLENGE_STEPS": STEPS_DEFAULT, "CHALLENGE_COUNT": 2, "RATE_LIMIT_ATTEMPTS": 0, "LOCKOUT_THRESHOLD": 0},
             "slideshow_config": {"CHALLENGE_STEPS": ["turn_left", "turn_right"], "CHALLENGE_COUNT": 2},
             "segments": {"turn_out_deg": TURN_OUT, "turn_back_deg": TURN_BACK, "max_frames": MAX_SEGMENT, "blink_dip": BLINK_DIP},
