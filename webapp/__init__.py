@@ -88,6 +88,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_engine(extensions.db.engine)
 
     _register(app)
+    from webapp.login.throttle import init_limits
+
+    init_limits(app, cfg.throttle)  # after the blueprints: it wraps their views
 
     if cfg.models.preload:
         from webapp.runtime.worker import EXTENSION_KEY, build_runtime
@@ -101,6 +104,7 @@ def _register(app: Flask) -> None:
     from webapp.cli import register_cli
     from webapp.db.extensions import login_manager
     from webapp.errors import Unauthorized, register_error_handlers
+    from webapp.login import device
     from webapp.web.admin import bp as admin_bp
     from webapp.web.api import bp as api_bp
     from webapp.web.health import bp as health_bp
@@ -119,6 +123,7 @@ def _register(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        device.issue_cookie(resp)
         # The login page needs the camera; nothing may frame our pages (clickjacking).
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")

@@ -14,11 +14,14 @@ from webapp.accounts.security import hash_password, issue_api_token
 from webapp.accounts.users import create_user, delete_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import ROLE_ADMIN, User
+from webapp.db.models import ROLE_ADMIN, User, utcnow
 from webapp.errors import ApiError
+from webapp.login.throttle import active_locks, clear_locks
+from webapp.settings import settings
 
 admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
+locks_cli = AppGroup("locks", help="Sign-in locks and slowdowns (webapp/login/throttle.py).")
 
 
 def _fail(message: str) -> None:
@@ -144,6 +147,28 @@ def users_delete(username: str) -> None:
     click.echo(f"deleted {username}")
 
 
+@locks_cli.command("list")
+def locks_list() -> None:
+    """Locks in force now: one line per locked client of an account, or slowed account."""
+    locks = active_locks(utcnow(), settings().throttle)
+    for lock in locks:
+        who = f"{lock.client_addr} device {lock.device or '-'}" if lock.scope == "client" else "all new devices"
+        click.echo(f"{lock.username}\t{lock.method}\t{lock.scope}\t{who}\t{lock.failures} failures\tuntil {lock.until.isoformat()}Z")
+    if not locks:
+        click.echo("no locks")
+
+
+@locks_cli.command("clear")
+@click.argument("username")
+def locks_clear(username: str) -> None:
+    """Lift every lock and slowdown on USERNAME (face and password sign-in)."""
+    name = username.strip().lower()[:64]
+    clear_locks(name, actor="cli")
+    db.session.commit()
+    click.echo(f"cleared locks on {name}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(locks_cli)

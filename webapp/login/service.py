@@ -37,7 +37,7 @@ from webapp.login import policy as pol
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
 from webapp.login.state import AttemptState
-from webapp.login.throttle import check_account_lock, check_client_rate
+from webapp.login.throttle import check_face_login
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
 
@@ -46,21 +46,21 @@ def current_policy() -> pol.Policy:
     return runtime().policy()
 
 
-def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:
+def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_id: str | None = None) -> LoginAttempt:
     """Create an attempt with a fresh random challenge.
 
     An unknown username gets an attempt of exactly the same shape, which can only end
-    denied: the response never tells whether the account exists.
+    denied: the response never tells whether the account exists. The per-address start rate is
+    checked before this (Flask-Limiter, webapp/login/throttle.py); here the per-account rules.
     """
     cfg = settings()
     username = normalise_username(raw_username)
     current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
-        check_client_rate(client_addr, now, cfg.throttle)
-        check_account_lock(username, now, cfg.throttle)
+        check_face_login(username, client_addr, device_id, now, cfg.throttle)
     except (RateLimited, Locked) as exc:
-        audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after)
+        audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after, device=device_id)
         db.session.commit()
         raise
     user = db.session.scalar(sa.select(User).where(User.username == username))
@@ -69,6 +69,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         username=username,
         user_id=user.id if user else None,
         client_addr=client_addr,
+        device_id=device_id,
         user_agent=user_agent[:256],
         challenge=pick_challenge(list(cfg.challenge.steps), cfg.challenge.count),
         state=STATE_COLLECTING,
@@ -155,6 +156,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         verdict = pol.Verdict(STATE_DENIED, pol.NO_MATCH, "unknown user")
 
     attempt.frames_received = seq
+    attempt.face_frames = state.face_frames  # read by the throttle: no face judged, no failure
     attempt.last_frame_at = now
     if verdict.state != STATE_COLLECTING:
         # The continuity signature holds a coarse thumbnail of the frame and the face descriptor

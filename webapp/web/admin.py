@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -20,9 +20,10 @@ from webapp.accounts.users import create_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import FaceTemplate, User, utcnow
-from webapp.errors import ApiError, Locked, UnknownAttempt
+from webapp.errors import ApiError, Locked, RateLimited, UnknownAttempt
 from webapp.login.attempts import get_attempt, recent_attempts
-from webapp.login.throttle import check_password_lock
+from webapp.login.device import device_id
+from webapp.login.throttle import check_password_login
 from webapp.settings import settings
 from webapp.web.serializers import attempt_json
 
@@ -64,18 +65,21 @@ def login() -> Response | str | tuple[str, int]:
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
     addr = client_address()
+    device = device_id()
     try:
-        check_password_lock(username, utcnow(), settings().throttle)
-    except Locked as exc:
-        audit("locked", subject=username, client_addr=addr, retry_after=exc.retry_after, method="password")
+        check_password_login(username[:64], addr, device, utcnow(), settings().throttle)
+    except (Locked, RateLimited) as exc:
+        audit(exc.error, subject=username[:64], client_addr=addr, retry_after=exc.retry_after, method="password", device=device)
         db.session.commit()
-        return render_template("admin/login.html", error=exc.description, next=""), 423
+        resp = make_response(render_template("admin/login.html", error=exc.description, next=""), exc.code)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password) or user is None or not user.is_admin:
-        audit("admin_login_failed", subject=username, client_addr=addr)
+        audit("admin_login_failed", subject=username[:64], client_addr=addr, device=device)
         db.session.commit()
         return render_template("admin/login.html", error="Wrong username or password.", next=request.form.get("next", "")), 401
-    audit("admin_login", subject=username, actor=username, client_addr=addr)
+    audit("admin_login", subject=username, actor=username, client_addr=addr, device=device)
     start_session(user, "password", addr)
     return redirect(_safe_next(request.form.get("next")))
 

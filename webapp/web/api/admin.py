@@ -18,12 +18,14 @@ from webapp.accounts.enrollment import enroll_images
 from webapp.accounts.security import bearer_user, check_csrf, client_address
 from webapp.accounts.stills import score_still, single_face
 from webapp.accounts.templates import user_encodings, user_material
-from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, users_with_counts
+from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, normalise_username_query, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
+from webapp.db.models import utcnow
 from webapp.errors import ApiError, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
 from webapp.face.match import match
 from webapp.login.attempts import get_attempt, recent_attempts
+from webapp.login.throttle import active_locks, clear_locks
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
 from webapp.web.api import bp
@@ -224,3 +226,20 @@ def admin_liveness() -> Response:
             }
         )
     return jsonify({"results": results, "threshold": threshold, "username": user.username if user else None})
+
+
+@bp.get("/admin/locks")
+@admin_required
+def admin_locks() -> Response:
+    """Locks and slowdowns in force now (webapp/login/throttle.py)."""
+    return jsonify({"locks": [lock.as_json() for lock in active_locks(utcnow(), settings().throttle)]})
+
+
+@bp.delete("/admin/locks/<username>")
+@admin_required
+def admin_clear_locks(username: str) -> tuple[str, int]:
+    """Lift every lock and slowdown on ``username`` (face and password); audited."""
+    name = normalise_username_query(username)[:64]
+    clear_locks(name, actor=_actor(), client_addr=client_address())
+    db.session.commit()
+    return "", 204
