@@ -59,7 +59,7 @@ def test_five_failures_lock_only_the_client_that_made_them() -> None:
 
 
 def test_a_success_from_the_client_ends_its_streak() -> None:
-    history = fails(3) + [Outcome(NOW - timedelta(seconds=100), False, "10.0.0.66", "attacker")] + fails(9, start_s=200)
+    history = [*fails(3), Outcome(NOW - timedelta(seconds=100), False, "10.0.0.66", "attacker"), *fails(9, start_s=200)]
     assert judge(history, "10.0.0.66", "attacker", False, NOW, CFG).client_failures == 3
 
 
