@@ -32,6 +32,7 @@ serve: $(VENV)/.serve-installed run
 # Serve without checking the installation (the Docker image installs at build time).
 run:
 	$(BIN)/flask --app webapp db upgrade
+	$(BIN)/flask --app webapp keys seal
 	$(BIN)/gunicorn -c gunicorn.conf.py "webapp:create_app()"
 
 # Set up and run the whole test suite (browser tests skip when chromium is absent:

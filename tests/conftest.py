@@ -29,6 +29,7 @@ from tests.support.api import ALICE_PHOTOS, ClosingClient, enroll
 from tests.support.faces import PEOPLE, face_photo
 
 TESTS = Path(__file__).resolve().parent
+TEST_TEMPLATE_KEY = "dGVzdC10ZW1wbGF0ZS1rZXktMzItYnl0ZXMtbG9uZyE="  # 32 bytes, base64; tests only
 REPO_ROOT = TESTS.parent
 # The liveness models the service ships (webapp/config.py DEFAULTS["LIVENESS_MODEL_DIR"]).
 SHIPPED_MODEL_DIR = REPO_ROOT / "webapp" / "assets" / "models"
@@ -140,6 +141,9 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
         "LIVENESS_MODEL_DIR": str(model_dir),
         "PRELOAD_MODELS": False,
+        # One fixed template key for every test app (databases are copied between them); tests
+        # of the key file set TEMPLATE_KEYS None and a TEMPLATE_KEY_FILE of their own.
+        "TEMPLATE_KEYS": [TEST_TEMPLATE_KEY],
     }
     config.update(overrides)
     app = create_app(config)

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import DEFAULTS
 from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
-from webapp.settings import Settings
+from webapp.settings import Settings, SettingsError
 
 SECRET_FILE = "secret_key"
 # Only our own scripts and styles; camera frames are blob: URLs; no one may frame us.
@@ -63,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
 
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # secret key, template keys, database
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
@@ -76,8 +76,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = cfg.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    from webapp.accounts import sealing
     from webapp.db import extensions
     from webapp.db.engine import configure_engine
+
+    try:
+        app.extensions[sealing.EXTENSION_KEY] = sealing.load_keyring(
+            cfg.template_keys, cfg.template_key_file or instance / sealing.KEY_FILE
+        )
+    except ValueError as exc:
+        raise SettingsError(f"TEMPLATE_KEYS: {exc}") from None
 
     extensions.db.init_app(app)
     # Batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
@@ -85,7 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(migrations), render_as_batch=True, compare_type=True)
     extensions.login_manager.init_app(app)
     with app.app_context():
-        configure_engine(extensions.db.engine)
+        configure_engine(extensions.db.engine)  # SQLite: files 0600, secure_delete
 
     _register(app)
     from webapp.login.throttle import init_limits

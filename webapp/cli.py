@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.sealing import EXTENSION_KEY as SEALING_KEY
+from webapp.accounts.sealing import add_current_key, drop_old_keys, keyring
 from webapp.accounts.security import hash_password, issue_api_token
+from webapp.accounts.templates import reseal_all
 from webapp.accounts.users import create_user, delete_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
@@ -22,6 +25,7 @@ from webapp.settings import settings
 admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
 locks_cli = AppGroup("locks", help="Sign-in locks and slowdowns (webapp/login/throttle.py).")
+keys_cli = AppGroup("keys", help="The keys that seal face templates at rest (webapp/accounts/sealing.py).")
 
 
 def _fail(message: str) -> None:
@@ -168,7 +172,38 @@ def locks_clear(username: str) -> None:
     click.echo(f"cleared locks on {name}")
 
 
+@keys_cli.command("seal")
+def keys_seal() -> None:
+    """Seal every template not yet sealed under the current key (run after upgrading: rows
+    written before sealing existed hold plain floats). Idempotent."""
+    counts = reseal_all(keyring())
+    db.session.commit()
+    click.echo(f"sealed {counts['resealed']} of {counts['templates']} templates with key {keyring().current_id.hex()}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """A new current key, every template re-sealed under it, then the old keys dropped.
+
+    With the key file (the default) all three steps happen here, in an order that survives a
+    crash at any point (the old keys stay until every row is re-sealed and committed). With
+    TEMPLATE_KEYS set, put the new key first in it and keep the old after it, then run this:
+    it re-seals under the first key and you remove the old ones afterwards."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ring = keyring()
+    if ring.source is not None:
+        ring = add_current_key(ring)
+        app.extensions[SEALING_KEY] = ring
+    counts = reseal_all(ring)
+    audit("keys_rotated", actor="cli", key=ring.current_id.hex(), resealed=counts["resealed"])
+    db.session.commit()
+    if ring.source is not None:
+        app.extensions[SEALING_KEY] = drop_old_keys(ring)
+    click.echo(f"re-sealed {counts['resealed']} of {counts['templates']} templates with key {ring.current_id.hex()}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(locks_cli)
+    app.cli.add_command(keys_cli)

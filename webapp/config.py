@@ -202,6 +202,13 @@ DEFAULTS: dict[str, Any] = {
     # Set True behind HTTPS (compose/production); http://127.0.0.1 needs it False.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "livegate_session",
+    # --- biometric data at rest (webapp/accounts/sealing.py) -------------------------------
+    # Face templates are sealed with AES-256-GCM. None = keys in instance/template_keys (one
+    # base64 key a line, the first seals; generated 0600 on first run). Or a list of base64 keys
+    # here / in FLASK_TEMPLATE_KEYS='["..."]' (first seals, the rest only open): never in the DB.
+    "TEMPLATE_KEYS": None,
+    # The key file when TEMPLATE_KEYS is not set; None = template_keys in the instance folder.
+    "TEMPLATE_KEY_FILE": None,
     # --- misc ------------------------------------------------------------------------------
     # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
     "TRUSTED_PROXIES": 0,

@@ -213,6 +213,8 @@ class Settings:
     enroll: EnrollSettings
     session_lifetime_seconds: int
     trusted_proxies: int
+    template_keys: tuple[str, ...] | None  # None: the key file
+    template_key_file: Path | None  # None: instance/template_keys
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -317,6 +319,8 @@ class Settings:
             ),
             session_lifetime_seconds=r.integer("SESSION_LIFETIME_SECONDS", minimum=1),
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
+            template_keys=r.str_list("TEMPLATE_KEYS") if cfg.get("TEMPLATE_KEYS") else None,
+            template_key_file=r.optional_path("TEMPLATE_KEY_FILE"),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),
