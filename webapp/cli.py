@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.privacy import checkpoint, erase_person, export_person, prune, pseudonym, record_consent
 from webapp.accounts.sealing import EXTENSION_KEY as SEALING_KEY
 from webapp.accounts.sealing import add_current_key, drop_old_keys, keyring
 from webapp.accounts.security import hash_password, issue_api_token
@@ -124,6 +126,8 @@ def _enroll(user: User, faces: tuple[Path, ...]) -> int:
     """Analyse and add the photos, audit the result, report rejections; the caller commits."""
     result = enroll_images(user, [p.read_bytes() for p in faces], "cli")
     audit("faces_enrolled", subject=user.username, actor="cli", enrolled=result.enrolled, rejected=len(result.rejected))
+    if result.enrolled:
+        record_consent(user, settings().consent_text, recorded_by="cli")
     for r in result.rejected:
         name = faces[r["index"]].name if r["index"] is not None else "-"
         click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
@@ -149,6 +153,55 @@ def users_delete(username: str) -> None:
     audit("user_deleted", subject=username, actor="cli")
     db.session.commit()
     click.echo(f"deleted {username}")
+
+
+@users_cli.command("export")
+@click.argument("username")
+@click.option("--with-vectors", is_flag=True, help="Include the opened template vectors (biometric data: handle with care).")
+def users_export(username: str, with_vectors: bool) -> None:
+    """Print everything held about USERNAME as JSON (GDPR art. 15 access request)."""
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    data = export_person(user, with_vectors=with_vectors)
+    audit("user_exported", subject=user.username, actor="cli", with_vectors=with_vectors)
+    db.session.commit()
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@users_cli.command("erase")
+@click.argument("username")
+@click.confirmation_option(prompt="Erase this person: templates, consents, attempts, frames, sessions, tokens?")
+def users_erase(username: str) -> None:
+    """Erase USERNAME and everything held about them (GDPR art. 17); the audit trail keeps a
+    pseudonymous record that an erasure happened."""
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    alias = pseudonym(user.username)
+    counts = erase_person(user)
+    audit("user_erased", subject=alias, actor="cli", counts=counts)
+    db.session.commit()
+    checkpoint()
+    db.session.commit()
+    click.echo(f"erased {username} (now {alias} in the audit trail): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@click.command("prune")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Count what would go, change nothing.")
+def prune_command(dry_run: bool) -> None:
+    """Apply the retention policy (RETAIN_*_DAYS): strip landmarks, signals and hashes of
+    attempts past review, delete old attempts, audit events and ended sessions."""
+    counts = prune(utcnow(), settings().retention)
+    if dry_run:
+        db.session.rollback()
+    else:
+        audit("pruned", actor="cli", counts=counts)
+        db.session.commit()
+    click.echo(("would change: " if dry_run else "pruned: ") + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 @locks_cli.command("list")
@@ -207,3 +260,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(locks_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(prune_command)

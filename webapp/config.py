@@ -209,6 +209,20 @@ DEFAULTS: dict[str, Any] = {
     "TEMPLATE_KEYS": None,
     # The key file when TEMPLATE_KEYS is not set; None = template_keys in the instance folder.
     "TEMPLATE_KEY_FILE": None,
+    # --- privacy: consent and retention (webapp/accounts/privacy.py, `flask prune`) ---------
+    # The text a person agrees to before their face is enrolled; recorded with each new
+    # enrollment (who recorded it, when, the text and its hash). Shown on the admin user page.
+    "CONSENT_TEXT": (
+        "I agree that LiveGate stores a mathematical template of my face (not a photo), sealed with "
+        "encryption, to sign me in by face, until my account is deleted or I withdraw this consent."
+    ),
+    # Days kept. Landmarks, per-frame signals and frame hashes: while an attempt is reviewable.
+    # Attempts (with their frames): long enough to investigate an incident. Audit events: the
+    # security record. Ended (expired or revoked) sessions: a short trail of who signed in.
+    "RETAIN_SIGNALS_DAYS": 30,
+    "RETAIN_ATTEMPTS_DAYS": 180,
+    "RETAIN_AUDIT_DAYS": 365,
+    "RETAIN_SESSIONS_DAYS": 30,
     # --- misc ------------------------------------------------------------------------------
     # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
     "TRUSTED_PROXIES": 0,

@@ -97,6 +97,12 @@ class _Reader:
             raise SettingsError(f"{key}: expected a list of strings, got {raw!r}")
         return tuple(raw)
 
+    def text(self, key: str) -> str:
+        raw = self._raw(key)
+        if not isinstance(raw, str) or not raw.strip():
+            raise SettingsError(f"{key}: expected a non-empty text, got {raw!r}")
+        return raw.strip()
+
     def rate_limit(self, key: str) -> str:
         """A limits string ("20 per minute", "5/second; 100/hour"); empty or None = no limit."""
         raw = self._raw(key)
@@ -178,6 +184,16 @@ class ThrottleSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """Days each kind of record is kept (``flask prune``)."""
+
+    signals_days: int
+    attempts_days: int
+    audit_days: int
+    sessions_days: int
+
+
+@dataclass(frozen=True)
 class EnrollSettings:
     limits: ImageLimits
     max_images: int
@@ -215,6 +231,8 @@ class Settings:
     trusted_proxies: int
     template_keys: tuple[str, ...] | None  # None: the key file
     template_key_file: Path | None  # None: instance/template_keys
+    retention: RetentionSettings
+    consent_text: str
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -321,6 +339,13 @@ class Settings:
             trusted_proxies=r.integer("TRUSTED_PROXIES", minimum=0),
             template_keys=r.str_list("TEMPLATE_KEYS") if cfg.get("TEMPLATE_KEYS") else None,
             template_key_file=r.optional_path("TEMPLATE_KEY_FILE"),
+            retention=RetentionSettings(
+                signals_days=r.integer("RETAIN_SIGNALS_DAYS", minimum=1),
+                attempts_days=r.integer("RETAIN_ATTEMPTS_DAYS", minimum=1),
+                audit_days=r.integer("RETAIN_AUDIT_DAYS", minimum=1),
+                sessions_days=r.integer("RETAIN_SESSIONS_DAYS", minimum=1),
+            ),
+            consent_text=r.text("CONSENT_TEXT"),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),

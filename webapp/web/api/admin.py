@@ -15,6 +15,7 @@ from flask import Response, g, jsonify, request
 from flask_login import current_user
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.privacy import record_consent
 from webapp.accounts.security import bearer_user, check_csrf, client_address
 from webapp.accounts.stills import score_still, single_face
 from webapp.accounts.templates import user_encodings, user_material
@@ -110,7 +111,12 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     if source not in ("upload", "webcam"):
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
     min_good = settings().enroll.min_webcam_frames if source == "webcam" else 1
+    # The admin attests that the person agreed to CONSENT_TEXT; "consent=no" (or false/0) refuses.
+    if request.form.get("consent", "yes").strip().lower() in ("no", "false", "0"):
+        raise InvalidRequest("The person must consent to the biometric consent text before enrollment.")
     result = enroll_images(user, images, source, min_good=min_good)
+    if result.enrolled:
+        record_consent(user, settings().consent_text, recorded_by=_actor())
     audit(
         "faces_enrolled",
         actor=_actor(),
