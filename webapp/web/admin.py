@@ -15,7 +15,16 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from webapp.accounts.security import check_csrf, client_address, csrf_token, end_session, start_session, verify_password
+from webapp.accounts.security import (
+    check_csrf,
+    client_address,
+    csrf_token,
+    end_session,
+    hash_password,
+    needs_rehash,
+    start_session,
+    verify_password,
+)
 from webapp.accounts.users import create_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
@@ -79,6 +88,9 @@ def login() -> Response | str | tuple[str, int]:
         audit("admin_login_failed", subject=username[:64], client_addr=addr, device=device)
         db.session.commit()
         return render_template("admin/login.html", error="Wrong username or password.", next=request.form.get("next", "")), 401
+    if needs_rehash(user.password_hash):  # an scrypt hash from before argon2id: upgrade it now
+        user.password_hash = hash_password(password)
+        audit("password_rehashed", subject=username, actor=username, client_addr=addr)
     audit("admin_login", subject=username, actor=username, client_addr=addr, device=device)
     start_session(user, "password", addr)
     return redirect(_safe_next(request.form.get("next")))
