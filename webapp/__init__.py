@@ -28,8 +28,14 @@ _CSP = "; ".join(
         "style-src 'self'",
         "script-src 'self'",
         "frame-ancestors 'none'",
+        # No <base> may re-point our relative script URLs; forms post only to us.
+        "base-uri 'none'",
+        "form-action 'self'",
     ]
 )
+# The login and enrollment pages need the camera, from our own origin only; nothing else.
+_PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
+_HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _instance_secret(instance: Path) -> str:
@@ -137,7 +143,11 @@ def _register(app: Flask) -> None:
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("Content-Security-Policy", _CSP)
-        if request.path.startswith("/api/"):
+        resp.headers.setdefault("Permissions-Policy", _PERMISSIONS)
+        if request.is_secure:  # HTTPS (directly, or through TRUSTED_PROXIES' X-Forwarded-Proto)
+            resp.headers.setdefault("Strict-Transport-Security", _HSTS)
+        if not request.path.startswith("/static/"):
+            # Pages and API answers show accounts, attempts and tokens: never kept by a cache.
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 

@@ -39,6 +39,7 @@ from webapp.db.models import STATE_COLLECTING, STATE_GRANTED, AuditEvent, LoginA
 from webapp.errors import Locked, RateLimited
 from webapp.settings import ThrottleSettings
 
+REPLAY = "replay"  # the policy's deny reason for replayed frames (webapp/login/policy.py)
 # Audit kinds read here (besides the attempts table).
 PASSWORD_OK = "admin_login"
 PASSWORD_FAILED = "admin_login_failed"
@@ -123,12 +124,14 @@ def _cleared_at(username: str) -> datetime | None:
 
 
 def face_history(username: str, now: datetime) -> list[Outcome]:
-    """Finished face attempts on ``username`` that judged a face, newest first. An attempt
-    abandoned while collecting counts from its expiry; one that never saw a face is skipped."""
+    """Finished face attempts on ``username`` that judged a face (or caught a replayed frame),
+    newest first. An attempt abandoned while collecting counts from its expiry; one that never
+    saw a face (no frame, or only empty ones) is skipped."""
     query = (
         sa.select(
             LoginAttempt.state,
             LoginAttempt.face_frames,
+            LoginAttempt.reason,
             LoginAttempt.finished_at,
             LoginAttempt.expires_at,
             LoginAttempt.client_addr,
@@ -145,7 +148,7 @@ def face_history(username: str, now: datetime) -> list[Outcome]:
     for r in db.session.execute(query):
         if r.state == STATE_GRANTED:
             out.append(Outcome(r.finished_at or r.expires_at, False, r.client_addr, r.device_id))
-        elif r.face_frames > 0:
+        elif r.face_frames > 0 or r.reason == REPLAY:  # a replayed frame is a judged one too
             out.append(Outcome(r.finished_at or r.expires_at, True, r.client_addr, r.device_id))
     out.sort(key=lambda o: o.at, reverse=True)
     return out

@@ -34,6 +34,7 @@ from webapp.login.attempts import get_attempt, recent_attempts
 from webapp.login.device import device_id
 from webapp.login.throttle import check_password_login
 from webapp.settings import settings
+from webapp.web.redirects import next_or, safe_next
 from webapp.web.serializers import attempt_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,17 +60,10 @@ def _inject() -> dict[str, Any]:
     return {"csrf_token": csrf_token}
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after sign-in (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.users")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("admin/login.html", next=request.args.get("next", ""))
+        return render_template("admin/login.html", next=safe_next(request.args.get("next")) or "")
     check_csrf()
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
@@ -93,7 +87,7 @@ def login() -> Response | str | tuple[str, int]:
         audit("password_rehashed", subject=username, actor=username, client_addr=addr)
     audit("admin_login", subject=username, actor=username, client_addr=addr, device=device)
     start_session(user, "password", addr)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(next_or(request.form.get("next"), url_for("admin.users")))
 
 
 @bp.post("/logout")

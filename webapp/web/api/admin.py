@@ -31,7 +31,7 @@ from webapp.runtime.worker import runtime
 from webapp.settings import settings
 from webapp.web.api import bp
 from webapp.web.serializers import attempt_json, user_json
-from webapp.web.uploads import decode_upload, part_bytes, require_multipart
+from webapp.web.uploads import bounded_int, decode_upload, part_bytes, require_multipart
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -161,10 +161,7 @@ def admin_delete_user(username: str) -> tuple[str, int]:
 @bp.get("/admin/attempts")
 @admin_required
 def admin_attempts() -> Response:
-    try:
-        limit = max(1, min(1000, int(request.args.get("limit", 100))))
-    except ValueError:
-        raise InvalidRequest("limit must be an integer") from None
+    limit = bounded_int(request.args.get("limit", "100"), "limit", 1, 1000)
     return jsonify({"attempts": [attempt_json(a) for a in recent_attempts(limit, request.args.get("username"))]})
 
 
