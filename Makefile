@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve run test install install-dev lint typecheck bench browser-deps clean
+.PHONY: serve run test install install-dev lint typecheck bench fuzz browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ typecheck: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.frame_pipeline
+
+# The long fuzz run: schemathesis against the OpenAPI document on a live server, about 700
+# requests per operation (CI runs a bounded one inside `make test`: tests/fuzz/).
+FUZZ_EXAMPLES ?= 700
+fuzz: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.fuzz.driver --examples $(FUZZ_EXAMPLES)
 
 browser-deps:
 	apt-get update -qq && apt-get install -y -qq chromium chromium-driver
