@@ -224,7 +224,9 @@ DEFAULTS: dict[str, Any] = {
     "RETAIN_AUDIT_DAYS": 365,
     "RETAIN_SESSIONS_DAYS": 30,
     # --- misc ------------------------------------------------------------------------------
-    # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
+    # Number of reverse proxies whose X-Forwarded-For is trusted for the client address: that
+    # many hops are read from the right (werkzeug ProxyFix), so what a client forged stays to the
+    # left. Only safe when the app is reachable through those proxies alone (README: Security).
     "TRUSTED_PROXIES": 0,
     "ONNX_THREADS": 1,
 }
