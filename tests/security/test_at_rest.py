@@ -186,3 +186,24 @@ def test_a_bad_template_key_stops_the_app() -> None:
 
     with pytest.raises(SettingsError, match=r"^TEMPLATE_KEYS:"):
         create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "TEMPLATE_KEYS": ["c2hvcnQ="]})
+
+
+@pytest.mark.slow
+def test_a_real_enrollment_leaves_no_float_in_the_file(app: Flask, alice: str) -> None:
+    """alice enrolled from two photos by dlib: none of her 2 x 128 encoding floats (nor any
+    reference embedding float) appears anywhere in the database file."""
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id).where(User.username == alice))
+        rows = db.session.scalars(sa.select(FaceTemplate).where(FaceTemplate.user_id == user_id)).all()
+        owner = Owner(user_id, alice)
+        from webapp.accounts.templates import ref_vector
+
+        encodings = [unpack_encoding(r.encoding, owner) for r in rows]
+        refs = [ref_vector(name, e, owner) for r in rows for name, e in r.liveness_refs.items()]
+        db.session.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.session.remove()
+        db.engine.dispose()
+    needles = [np.float64(v).tobytes() for enc in encodings for v in enc] + [np.float32(v).tobytes() for ref in refs for v in ref]
+    assert len(encodings) == 2 and len(needles) >= 256
+    data = b"".join(p.read_bytes() for p in _db_file(app).parent.glob(_db_file(app).name + "*"))
+    assert [n for n in needles if n in data] == []

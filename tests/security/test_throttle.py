@@ -256,3 +256,20 @@ def test_outside_scenario_leaves_the_owner_able_to_sign_in(app: Flask, alice: st
     with monkeypatch.context() as m:
         follow_prompts(m, body["challenge"]["steps"])
         assert _send(owner, body["attempt_id"], jittered_frames(12))["state"] == "granted"
+
+
+def test_the_admin_page_lists_and_clears_locks(app: Flask) -> None:
+    _add_victim(app)
+    attacker = app.test_client()
+    _failed_attempts(app, "victim", attacker, 5)
+    create_admin(app.test_cli_runner())
+    admin = app.test_client()
+    assert _password_post(admin, ADMIN_PASSWORD).status_code == 302
+    page = admin.get("/admin/")
+    assert b"No account is locked" not in page.data and b"127.0.0.1" in page.data
+    r = admin.post("/admin/locks/victim/clear", data={"csrf_token": csrf_of(page.data)})
+    assert r.status_code == 302
+    assert b"No account is locked or slowed." in admin.get("/admin/").data
+    assert start(attacker, "victim").status_code == 201
+    assert admin.post("/admin/locks/victim/clear").status_code == 403  # CSRF token required
+    assert b"template of my face" in admin.get("/admin/users/victim").data  # the consent text to show

@@ -28,11 +28,12 @@ from webapp.accounts.security import (
 from webapp.accounts.users import create_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import FaceTemplate, User, utcnow
+from webapp.db.models import Consent, FaceTemplate, User, utcnow
 from webapp.errors import ApiError, Locked, RateLimited, UnknownAttempt
 from webapp.login.attempts import get_attempt, recent_attempts
 from webapp.login.device import device_id
-from webapp.login.throttle import check_password_login
+from webapp.login.throttle import active_locks, check_password_login
+from webapp.login.throttle import clear_locks as clear
 from webapp.settings import settings
 from webapp.web.redirects import next_or, safe_next
 from webapp.web.serializers import attempt_json
@@ -100,7 +101,17 @@ def logout() -> Response:
 @bp.get("/")
 @admin_page
 def users() -> str:
-    return render_template("admin/users.html", users=users_with_counts())
+    return render_template("admin/users.html", users=users_with_counts(), locks=active_locks(utcnow(), settings().throttle))
+
+
+@bp.post("/locks/<username>/clear")
+@admin_page
+def clear_locks(username: str) -> Response:
+    name = username.strip().lower()[:64]
+    clear(name, actor=current_user.user.username, client_addr=client_address())
+    db.session.commit()
+    flash(f"Cleared the sign-in locks on {name}.", "info")
+    return redirect(url_for("admin.users"))
 
 
 @bp.post("/users")
@@ -127,7 +138,15 @@ def user(username: str) -> str:
     templates = db.session.scalars(
         sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
     ).all()
-    return render_template("admin/user.html", account=account, templates=templates, min_frames=settings().enroll.min_webcam_frames)
+    consents = db.session.scalars(sa.select(Consent).where(Consent.user_id == account.id).order_by(Consent.given_at)).all()
+    return render_template(
+        "admin/user.html",
+        account=account,
+        templates=templates,
+        min_frames=settings().enroll.min_webcam_frames,
+        consent_text=settings().consent_text,
+        consents=consents,
+    )
 
 
 @bp.get("/attempts")
