@@ -131,28 +131,35 @@ def fuzz(app: Flask, examples: int, seed_value: int = 0) -> FuzzReport:
             # Admin operations as the admin (deeper code); negative cases may still break the header.
             headers = {"Authorization": f"Bearer {token}"} if operation.path.startswith("/api/v1/admin") else {}
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-                @settings(
-                    max_examples=max(1, examples // 2),
-                    deadline=None,
-                    database=None,
-                    derandomize=True,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )
-                @given(case=operation.as_strategy(generation_mode=mode))
-                def run(case: Any, headers: dict[str, str] = headers) -> None:
-                    response = case.call(base_url=base, session=session, headers=headers, timeout=30)
-                    report.requests += 1
-                    report.statuses[response.status_code] += 1
-                    if response.status_code >= 500:
-                        report.server_errors.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}")
-
                 with contextlib.suppress(Unsatisfiable):  # nothing to make invalid (no parameters, no body)
-                    run()
+                    _runner(operation, mode, examples, base, session, headers, report)()
     report.seconds = time.perf_counter() - started
     report.after = check_database(db_file(app))
     return report
+
+
+def _runner(
+    operation: Any, mode: Any, examples: int, base: str, session: requests.Session, headers: dict[str, str], report: FuzzReport
+) -> Any:
+    """One hypothesis test over ``operation``'s generated cases, recording every answer."""
+
+    @settings(
+        max_examples=max(1, examples // 2),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        response = case.call(base_url=base, session=session, headers=headers, timeout=30)
+        report.requests += 1
+        report.statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            report.server_errors.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}")
+
+    return run
 
 
 def check_counts(report: FuzzReport) -> None:
