@@ -41,4 +41,4 @@ VOLUME ["/app/instance"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 # What `make run` does: migrate, then gunicorn (exec: it gets the container's signals).
-CMD ["sh", "-c", "flask --app webapp db upgrade && exec gunicorn -c gunicorn.conf.py 'webapp:create_app()'"]
+CMD ["sh", "-c", "flask --app webapp db upgrade && flask --app webapp keys seal && exec gunicorn -c gunicorn.conf.py 'webapp:create_app()'"]

@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 DEV_BIN := $(DEV_VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve run test install install-dev lint typecheck bench browser-deps compose-check clean
+.PHONY: serve run test install install-dev lint typecheck bench fuzz browser-deps compose-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ serve: $(VENV)/.serve-installed run
 # Serve without checking the installation.
 run:
 	$(BIN)/flask --app webapp db upgrade
+	$(BIN)/flask --app webapp keys seal
 	$(BIN)/gunicorn -c gunicorn.conf.py "webapp:create_app()"
 
 # Set up and run the whole test suite (browser tests skip when chromium is absent:
@@ -58,6 +59,12 @@ typecheck: $(DEV_VENV)/.dev-installed
 
 bench: $(DEV_VENV)/.dev-installed
 	$(DEV_BIN)/python -m benchmarks.frame_pipeline
+
+# The long fuzz run: schemathesis against the OpenAPI document on a live server, about 700
+# requests per operation (CI runs a bounded one inside `make test`: tests/fuzz/).
+FUZZ_EXAMPLES ?= 700
+fuzz: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.fuzz.driver --examples $(FUZZ_EXAMPLES)
 
 browser-deps:
 	apt-get update -qq && apt-get install -y -qq chromium chromium-driver

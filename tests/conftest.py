@@ -29,6 +29,7 @@ from tests.support.api import ALICE_PHOTOS, ClosingClient, enroll
 from tests.support.faces import PEOPLE, face_photo
 
 TESTS = Path(__file__).resolve().parent
+TEST_TEMPLATE_KEY = "dGVzdC10ZW1wbGF0ZS1rZXktMzItYnl0ZXMtbG9uZyE="  # 32 bytes, base64; tests only
 REPO_ROOT = TESTS.parent
 # The liveness models the service ships (webapp/config.py DEFAULTS["LIVENESS_MODEL_DIR"]).
 SHIPPED_MODEL_DIR = REPO_ROOT / "webapp" / "assets" / "models"
@@ -142,6 +143,9 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
         "PRELOAD_MODELS": False,
         # The OpenID Connect signing keys of this app, never the repository's instance folder.
         "OIDC_KEY_FILE": str(tmp_path / "oidc_keys.json"),
+        # One fixed template key for every test app (databases are copied between them); tests
+        # of the key file set TEMPLATE_KEYS None and a TEMPLATE_KEY_FILE of their own.
+        "TEMPLATE_KEYS": [TEST_TEMPLATE_KEY],
     }
     config.update(overrides)
     app = create_app(config)

@@ -22,7 +22,9 @@ from webapp.db.models import ApiToken, FaceTemplate, LoginAttempt, User, UserSes
 from webapp.web import charts
 
 
-def _attempt(app: Flask, public_id: str, username: str, state: str, reason: str | None, ago: timedelta, **scores: Any) -> None:
+def _attempt(
+    app: Flask, public_id: str, username: str, state: str, reason: str | None, ago: timedelta, face_frames: int = 0, **scores: Any
+) -> None:
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == username))
         at = utcnow() - ago
@@ -40,6 +42,7 @@ def _attempt(app: Flask, public_id: str, username: str, state: str, reason: str 
                 expires_at=at + timedelta(seconds=60),
                 finished_at=at + timedelta(seconds=10),
                 scores=scores,
+                face_frames=face_frames,
             )
         )
         db.session.commit()
@@ -96,7 +99,8 @@ def test_users_table_search_lock_last_sign_in_and_warning(app: Flask, console: F
 
 @pytest.mark.parametrize("app_config", [{"LOCKOUT_THRESHOLD": 1, "LOCKOUT_SECONDS": 600}])
 def test_users_table_shows_a_lock(app: Flask, console: FlaskClient) -> None:
-    _attempt(app, "d3", "alice", "denied", "spoof", timedelta(seconds=20))
+    # A failure that judged a face (login/throttle.py: attempts that saw none do not count).
+    _attempt(app, "d3", "alice", "denied", "spoof", timedelta(seconds=20), face_frames=5)
     html = console.get("/admin/").get_data(as_text=True)
     alice_row = re.search(r"<tr>\s*<td><a href=\"/admin/users/alice\">.*?</tr>", html, re.S)
     assert alice_row is not None

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import DEFAULTS
 from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
-from webapp.settings import Settings
+from webapp.settings import Settings, SettingsError
 
 SECRET_FILE = "secret_key"
 # Only our own scripts and styles; camera frames are blob: URLs; no one may frame us.
@@ -28,8 +28,14 @@ _CSP = "; ".join(
         "style-src 'self'",
         "script-src 'self'",
         "frame-ancestors 'none'",
+        # No <base> may re-point our relative script URLs; forms post only to us.
+        "base-uri 'none'",
+        "form-action 'self'",
     ]
 )
+# The login and enrollment pages need the camera, from our own origin only; nothing else.
+_PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
+_HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _instance_secret(instance: Path) -> str:
@@ -63,7 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
 
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # secret key, template keys, database
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
@@ -79,8 +85,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = cfg.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    from webapp.accounts import sealing
     from webapp.db import extensions
     from webapp.db.engine import configure_engine
+
+    try:
+        app.extensions[sealing.EXTENSION_KEY] = sealing.load_keyring(
+            cfg.template_keys, cfg.template_key_file or instance / sealing.KEY_FILE
+        )
+    except ValueError as exc:
+        raise SettingsError(f"TEMPLATE_KEYS: {exc}") from None
 
     extensions.db.init_app(app)
     # Batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
@@ -88,9 +102,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(migrations), render_as_batch=True, compare_type=True)
     extensions.login_manager.init_app(app)
     with app.app_context():
-        configure_engine(extensions.db.engine)
+        configure_engine(extensions.db.engine)  # SQLite: files 0600, secure_delete
 
     _register(app)
+    from webapp.login.throttle import init_limits
+
+    init_limits(app, cfg.throttle)  # after the blueprints: it wraps their views
 
     if cfg.models.preload:
         from webapp.runtime.worker import EXTENSION_KEY, build_runtime
@@ -104,6 +121,7 @@ def _register(app: Flask) -> None:
     from webapp.cli import register_cli
     from webapp.db.extensions import login_manager
     from webapp.errors import Unauthorized, register_error_handlers
+    from webapp.login import device
     from webapp.ops.logs import configure_logging
     from webapp.web.admin import bp as admin_bp
     from webapp.web.api import bp as api_bp
@@ -131,12 +149,17 @@ def _register(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        device.issue_cookie(resp)
         # The login page needs the camera; nothing may frame our pages (clickjacking).
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("Content-Security-Policy", _CSP)
-        if request.path.startswith("/api/"):
+        resp.headers.setdefault("Permissions-Policy", _PERMISSIONS)
+        if request.is_secure:  # HTTPS (directly, or through TRUSTED_PROXIES' X-Forwarded-Proto)
+            resp.headers.setdefault("Strict-Transport-Security", _HSTS)
+        if not request.path.startswith("/static/"):
+            # Pages and API answers show accounts, attempts and tokens: never kept by a cache.
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 

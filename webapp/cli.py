@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.privacy import checkpoint, erase_person, export_person, prune, pseudonym, record_consent
+from webapp.accounts.sealing import EXTENSION_KEY as SEALING_KEY
+from webapp.accounts.sealing import add_current_key, drop_old_keys, keyring
 from webapp.accounts.security import hash_password, issue_api_token
+from webapp.accounts.templates import reseal_all
 from webapp.accounts.users import check_email, create_user, delete_user, find_user, template_counts, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import ROLE_ADMIN, User
+from webapp.db.models import ROLE_ADMIN, User, utcnow
 from webapp.errors import ApiError
+from webapp.login.throttle import active_locks, clear_locks
 from webapp.settings import settings
 
 admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
+locks_cli = AppGroup("locks", help="Sign-in locks and slowdowns (webapp/login/throttle.py).")
+keys_cli = AppGroup("keys", help="The keys that seal face templates at rest (webapp/accounts/sealing.py).")
 
 
 def _fail(message: str) -> None:
@@ -135,6 +143,8 @@ def _enroll(user: User, faces: tuple[Path, ...]) -> int:
     """Analyse and add the photos, audit the result, report rejections; the caller commits."""
     result = enroll_images(user, [p.read_bytes() for p in faces], "cli")
     audit("faces_enrolled", subject=user.username, actor="cli", enrolled=result.enrolled, rejected=len(result.rejected))
+    if result.enrolled:
+        record_consent(user, settings().consent_text, recorded_by="cli")
     for r in result.rejected:
         name = faces[r["index"]].name if r["index"] is not None else "-"
         click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
@@ -177,6 +187,109 @@ def users_delete(username: str) -> None:
     click.echo(f"deleted {username}")
 
 
+@users_cli.command("export")
+@click.argument("username")
+@click.option("--with-vectors", is_flag=True, help="Include the opened template vectors (biometric data: handle with care).")
+def users_export(username: str, with_vectors: bool) -> None:
+    """Print everything held about USERNAME as JSON (GDPR art. 15 access request)."""
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    data = export_person(user, with_vectors=with_vectors)
+    audit("user_exported", subject=user.username, actor="cli", with_vectors=with_vectors)
+    db.session.commit()
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@users_cli.command("erase")
+@click.argument("username")
+@click.confirmation_option(prompt="Erase this person: templates, consents, attempts, frames, sessions, tokens?")
+def users_erase(username: str) -> None:
+    """Erase USERNAME and everything held about them (GDPR art. 17); the audit trail keeps a
+    pseudonymous record that an erasure happened."""
+    try:
+        user = find_user(username)
+    except ApiError:
+        _fail(f"no user named {username}")
+    alias = pseudonym(user.username)
+    counts = erase_person(user)
+    audit("user_erased", subject=alias, actor="cli", counts=counts)
+    db.session.commit()
+    checkpoint()
+    db.session.commit()
+    click.echo(f"erased {username} (now {alias} in the audit trail): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@click.command("prune")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Count what would go, change nothing.")
+def prune_command(dry_run: bool) -> None:
+    """Apply the retention policy (RETAIN_*_DAYS): strip landmarks, signals and hashes of
+    attempts past review, delete old attempts, audit events and ended sessions."""
+    counts = prune(utcnow(), settings().retention)
+    if dry_run:
+        db.session.rollback()
+    else:
+        audit("pruned", actor="cli", counts=counts)
+        db.session.commit()
+    click.echo(("would change: " if dry_run else "pruned: ") + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@locks_cli.command("list")
+def locks_list() -> None:
+    """Locks in force now: one line per locked client of an account, or slowed account."""
+    locks = active_locks(utcnow(), settings().throttle)
+    for lock in locks:
+        who = f"{lock.client_addr} device {lock.device or '-'}" if lock.scope == "client" else "all new devices"
+        click.echo(f"{lock.username}\t{lock.method}\t{lock.scope}\t{who}\t{lock.failures} failures\tuntil {lock.until.isoformat()}Z")
+    if not locks:
+        click.echo("no locks")
+
+
+@locks_cli.command("clear")
+@click.argument("username")
+def locks_clear(username: str) -> None:
+    """Lift every lock and slowdown on USERNAME (face and password sign-in)."""
+    name = username.strip().lower()[:64]
+    clear_locks(name, actor="cli")
+    db.session.commit()
+    click.echo(f"cleared locks on {name}")
+
+
+@keys_cli.command("seal")
+def keys_seal() -> None:
+    """Seal every template not yet sealed under the current key (run after upgrading: rows
+    written before sealing existed hold plain floats). Idempotent."""
+    counts = reseal_all(keyring())
+    db.session.commit()
+    click.echo(f"sealed {counts['resealed']} of {counts['templates']} templates with key {keyring().current_id.hex()}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """A new current key, every template re-sealed under it, then the old keys dropped.
+
+    With the key file (the default) all three steps happen here, in an order that survives a
+    crash at any point (the old keys stay until every row is re-sealed and committed). With
+    TEMPLATE_KEYS set, put the new key first in it and keep the old after it, then run this:
+    it re-seals under the first key and you remove the old ones afterwards."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ring = keyring()
+    if ring.source is not None:
+        ring = add_current_key(ring)
+        app.extensions[SEALING_KEY] = ring
+    counts = reseal_all(ring)
+    audit("keys_rotated", actor="cli", key=ring.current_id.hex(), resealed=counts["resealed"])
+    db.session.commit()
+    if ring.source is not None:
+        app.extensions[SEALING_KEY] = drop_old_keys(ring)
+    click.echo(f"re-sealed {counts['resealed']} of {counts['templates']} templates with key {ring.current_id.hex()}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(locks_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(prune_command)

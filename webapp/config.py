@@ -180,13 +180,39 @@ DEFAULTS: dict[str, Any] = {
     # Frames that arrive before the previous frame of the attempt was answered (the page keeps
     # one request in flight): beyond this many the stream has no trustworthy order -> replay.
     "REPLAY_MAX_PARALLEL_FRAMES": 2,
-    # --- throttling (decision policy: throttling) ------------------------------------------
-    # Consecutive failed attempts on one account that lock it, and for how long.
+    # --- throttling (decision policy: throttling; webapp/login/throttle.py) -----------------
+    # Consecutive failed authentications on one account *from one client* (address + signed
+    # device cookie) that lock that client out of that account, and for how long. An attempt
+    # that never received a face frame is not a failed authentication (it counts against the
+    # client's start rate below). A stranger's failures therefore never lock the owner's device
+    # (NIST SP 800-63B-4 5.2.2; AWS Face Liveness: 5 failures per device).
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_SECONDS": 900,
-    # Attempts started per client address per window. 0 disables a limit.
+    # Account-wide, over every client: after this many failures since the last success (within
+    # ACCOUNT_FAILURE_WINDOW_SECONDS) each new attempt from a device that never signed in to the
+    # account waits BASE x 2^(failures - AFTER) seconds after the last failure (capped at MAX;
+    # 429 with Retry-After). It slows, never locks; a device that signed in before is exempt.
+    # 0 disables it. NIST asks for no more than 100 consecutive failures per account.
+    "ACCOUNT_SLOWDOWN_AFTER": 20,
+    "ACCOUNT_SLOWDOWN_BASE_SECONDS": 2,
+    "ACCOUNT_SLOWDOWN_MAX_SECONDS": 300,
+    "ACCOUNT_FAILURE_WINDOW_SECONDS": 3600,
+    # Per client address, counted by Flask-Limiter (moving window): attempts started per window
+    # (0 disables), and limit strings ("N per minute", see the limits package) for the frames
+    # endpoint and the admin password form. Frames: a burst during a blink runs as fast as the
+    # server answers (~15/s on one core); 1200 a minute leaves room for a few users behind one NAT.
     "RATE_LIMIT_ATTEMPTS": 30,
     "RATE_LIMIT_WINDOW_SECONDS": 300,
+    "RATE_LIMIT_FRAMES": "1200 per minute",
+    "RATE_LIMIT_ADMIN_LOGIN": "20 per minute",
+    # Where the per-address counters live: None = this process's memory (one gunicorn worker
+    # counts its own share; fine for one machine); a redis:// URL shares them between workers
+    # and machines (needs the `redis` package; the scale-out work reads this setting too).
+    "REDIS_URL": None,
+    # The device cookie: a random id signed with SECRET_KEY, HttpOnly, SameSite=Lax, Secure
+    # when SESSION_COOKIE_SECURE. Only its SHA-256 is stored with an attempt.
+    "DEVICE_COOKIE_NAME": "livegate_device",
+    "DEVICE_COOKIE_DAYS": 365,
     # --- images ----------------------------------------------------------------------------
     "FRAME_MAX_BYTES": 2 * 1024 * 1024,
     "FRAME_MAX_SIDE": 1920,
@@ -242,8 +268,31 @@ DEFAULTS: dict[str, Any] = {
     # One JSON object per log line (with the request id), and the level of the service's logs.
     "LOG_JSON": True,
     "LOG_LEVEL": "INFO",
+    # --- biometric data at rest (webapp/accounts/sealing.py) -------------------------------
+    # Face templates are sealed with AES-256-GCM. None = keys in instance/template_keys (one
+    # base64 key a line, the first seals; generated 0600 on first run). Or a list of base64 keys
+    # here / in FLASK_TEMPLATE_KEYS='["..."]' (first seals, the rest only open): never in the DB.
+    "TEMPLATE_KEYS": None,
+    # The key file when TEMPLATE_KEYS is not set; None = template_keys in the instance folder.
+    "TEMPLATE_KEY_FILE": None,
+    # --- privacy: consent and retention (webapp/accounts/privacy.py, `flask prune`) ---------
+    # The text a person agrees to before their face is enrolled; recorded with each new
+    # enrollment (who recorded it, when, the text and its hash). Shown on the admin user page.
+    "CONSENT_TEXT": (
+        "I agree that LiveGate stores a mathematical template of my face (not a photo), sealed with "
+        "encryption, to sign me in by face, until my account is deleted or I withdraw this consent."
+    ),
+    # Days kept. Landmarks, per-frame signals and frame hashes: while an attempt is reviewable.
+    # Attempts (with their frames): long enough to investigate an incident. Audit events: the
+    # security record. Ended (expired or revoked) sessions: a short trail of who signed in.
+    "RETAIN_SIGNALS_DAYS": 30,
+    "RETAIN_ATTEMPTS_DAYS": 180,
+    "RETAIN_AUDIT_DAYS": 365,
+    "RETAIN_SESSIONS_DAYS": 30,
     # --- misc ------------------------------------------------------------------------------
-    # Number of reverse proxies whose X-Forwarded-For is trusted for the client address.
+    # Number of reverse proxies whose X-Forwarded-For is trusted for the client address: that
+    # many hops are read from the right (werkzeug ProxyFix), so what a client forged stays to the
+    # left. Only safe when the app is reachable through those proxies alone (README: Security).
     "TRUSTED_PROXIES": 0,
     "ONNX_THREADS": 1,
 }

@@ -100,6 +100,42 @@ class _Reader:
             raise SettingsError(f"{key}: expected a list of strings, got {raw!r}")
         return tuple(raw)
 
+    def text(self, key: str) -> str:
+        raw = self._raw(key)
+        if not isinstance(raw, str) or not raw.strip():
+            raise SettingsError(f"{key}: expected a non-empty text, got {raw!r}")
+        return raw.strip()
+
+    def rate_limit(self, key: str) -> str:
+        """A limits string ("20 per minute", "5/second; 100/hour"); empty or None = no limit."""
+        raw = self._raw(key)
+        if raw in (None, ""):
+            return ""
+        if not isinstance(raw, str):
+            raise SettingsError(f"{key}: expected a rate limit such as '20 per minute', got {raw!r}")
+        from limits import parse_many
+
+        try:
+            parse_many(raw)
+        except ValueError:
+            raise SettingsError(f"{key}: expected a rate limit such as '20 per minute', got {raw!r}") from None
+        return raw
+
+    def storage_uri(self, key: str) -> str:
+        """Flask-Limiter's storage: this process's memory, or the Redis URL when one is set."""
+        raw = self.cfg.get(key)
+        if raw in (None, ""):
+            return "memory://"
+        if not isinstance(raw, str) or not raw.startswith(("redis://", "rediss://", "redis+unix://", "redis+sentinel://")):
+            raise SettingsError(f"{key}: expected a redis:// URL, got {raw!r}")
+        return raw
+
+    def cookie_name(self, key: str) -> str:
+        raw = self._raw(key)
+        if not isinstance(raw, str) or not raw or not all(c.isalnum() or c in "_-" for c in raw):
+            raise SettingsError(f"{key}: expected a cookie name (letters, digits, _ -), got {raw!r}")
+        return raw
+
     def float_pair(self, key: str) -> tuple[float, float]:
         raw = self._raw(key)
         try:
@@ -135,10 +171,29 @@ class ReplaySettings:
 
 @dataclass(frozen=True)
 class ThrottleSettings:
-    lockout_threshold: int  # 0 = no lockout
+    lockout_threshold: int  # 0 = no lockout (per account and client)
     lockout_seconds: int
     rate_limit_attempts: int  # 0 = no per-address limit
     rate_limit_window_seconds: int
+    account_slowdown_after: int  # 0 = no account-wide slowdown
+    account_slowdown_base_seconds: int
+    account_slowdown_max_seconds: int
+    account_failure_window_seconds: int
+    rate_limit_frames: str  # a limits string ("N per minute"); "" = none
+    rate_limit_admin_login: str
+    storage_uri: str  # Flask-Limiter storage: memory://, or REDIS_URL when set
+    device_cookie_name: str
+    device_cookie_days: int
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Days each kind of record is kept (``flask prune``)."""
+
+    signals_days: int
+    attempts_days: int
+    audit_days: int
+    sessions_days: int
 
 
 @dataclass(frozen=True)
@@ -190,6 +245,10 @@ class Settings:
     metrics_enabled: bool
     log_json: bool
     log_level: str
+    template_keys: tuple[str, ...] | None  # None: the key file
+    template_key_file: Path | None  # None: instance/template_keys
+    retention: RetentionSettings
+    consent_text: str
     # The decision policy's knobs, with the ensemble's threshold and the blink detector still to
     # fill in from the loaded models (see :meth:`policy`).
     policy_knobs: Policy
@@ -268,6 +327,15 @@ class Settings:
                 lockout_seconds=r.integer("LOCKOUT_SECONDS", minimum=0),
                 rate_limit_attempts=r.integer("RATE_LIMIT_ATTEMPTS", minimum=0),
                 rate_limit_window_seconds=r.integer("RATE_LIMIT_WINDOW_SECONDS", minimum=1),
+                account_slowdown_after=r.integer("ACCOUNT_SLOWDOWN_AFTER", minimum=0),
+                account_slowdown_base_seconds=r.integer("ACCOUNT_SLOWDOWN_BASE_SECONDS", minimum=1),
+                account_slowdown_max_seconds=r.integer("ACCOUNT_SLOWDOWN_MAX_SECONDS", minimum=1),
+                account_failure_window_seconds=r.integer("ACCOUNT_FAILURE_WINDOW_SECONDS", minimum=1),
+                rate_limit_frames=r.rate_limit("RATE_LIMIT_FRAMES"),
+                rate_limit_admin_login=r.rate_limit("RATE_LIMIT_ADMIN_LOGIN"),
+                storage_uri=r.storage_uri("REDIS_URL"),
+                device_cookie_name=r.cookie_name("DEVICE_COOKIE_NAME"),
+                device_cookie_days=r.integer("DEVICE_COOKIE_DAYS", minimum=1),
             ),
             frame_limits=ImageLimits(
                 r.integer("FRAME_MAX_BYTES", minimum=1), r.integer("FRAME_MAX_PIXELS", minimum=1), r.integer("FRAME_MAX_SIDE", minimum=1)
@@ -301,6 +369,15 @@ class Settings:
             metrics_enabled=r.flag("METRICS_ENABLED"),
             log_json=r.flag("LOG_JSON"),
             log_level=_log_level(r),
+            template_keys=r.str_list("TEMPLATE_KEYS") if cfg.get("TEMPLATE_KEYS") else None,
+            template_key_file=r.optional_path("TEMPLATE_KEY_FILE"),
+            retention=RetentionSettings(
+                signals_days=r.integer("RETAIN_SIGNALS_DAYS", minimum=1),
+                attempts_days=r.integer("RETAIN_ATTEMPTS_DAYS", minimum=1),
+                audit_days=r.integer("RETAIN_AUDIT_DAYS", minimum=1),
+                sessions_days=r.integer("RETAIN_SESSIONS_DAYS", minimum=1),
+            ),
+            consent_text=r.text("CONSENT_TEXT"),
             policy_knobs=Policy(
                 live_threshold=0.5,  # replaced by the loaded ensemble's (see policy())
                 tolerance=r.number("IDENTITY_TOLERANCE", minimum=0.0),

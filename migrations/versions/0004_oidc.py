@@ -1,7 +1,7 @@
 """OpenID Connect provider: clients, authorization codes, access and refresh tokens, subjects; users.email
 
 Revision ID: 0004_oidc
-Revises: 266b6c07dc31
+Revises: 0003_security
 Create Date: 2026-12-01 13:08:22.337716
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_oidc'
-down_revision = '266b6c07dc31'
+down_revision = '0003_security'
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from webapp.accounts.stills import single_face
-from webapp.accounts.templates import ENCODING_MODEL, pack_encoding, pack_refs, user_encodings
+from webapp.accounts.templates import ENCODING_MODEL, Owner, pack_encoding, pack_refs, user_encodings
 from webapp.db.extensions import db
 from webapp.db.models import FaceTemplate, User
 from webapp.face.image import ImageError, decode_image
@@ -47,6 +47,7 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
     known = user_encodings(user.id)  # the user's templates, then each image accepted here
     limits, bars = cfg.enroll.limits, cfg.enroll
     result = EnrollResult()
+    owner = Owner.of(user)  # sealed with the templates (webapp/accounts/sealing.py)
     accepted: list[FaceTemplate] = []
     for index, data in enumerate(images):
         try:
@@ -73,12 +74,12 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
         accepted.append(
             FaceTemplate(
                 user_id=user.id,
-                encoding=pack_encoding(obs.encoding),
+                encoding=pack_encoding(obs.encoding, owner),
                 encoding_model=ENCODING_MODEL,
                 source=source,
                 quality=obs.quality.score(),
                 quality_detail={"face_px": obs.quality.face_px, "sharpness": obs.quality.sharpness, "brightness": obs.quality.brightness},
-                liveness_refs=pack_refs(refs, ensemble.versions()),
+                liveness_refs=pack_refs(refs, ensemble.versions(), owner),
             )
         )
     if len(accepted) < max(1, min_good):

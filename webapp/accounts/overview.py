@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from webapp.accounts.users import normalise_username_query, template_counts
 from webapp.db.extensions import db
 from webapp.db.models import FaceTemplate, User, UserSession, utcnow
-from webapp.errors import Locked
-from webapp.login.throttle import check_account_lock
+from webapp.login.throttle import active_locks
 from webapp.settings import settings
 
 
@@ -22,7 +21,7 @@ class UserRow:
     user: User
     faces: int
     mean_quality: float | None
-    locked_for: int | None  # seconds left of a lockout, None when not locked
+    locked_for: int | None  # seconds left of the longest lock or slowdown on the account, None when none
     last_sign_in: datetime | None  # last face sign-in (a granted attempt's session)
 
     @property
@@ -42,14 +41,11 @@ def user_rows(search: str = "") -> list[UserRow]:
     quality: dict[int, float] = {int(uid): float(q) for uid, q in quality_rows}
     face_sessions = sa.select(UserSession.user_id, sa.func.max(UserSession.created_at)).where(UserSession.method == "face")
     last: dict[int, datetime] = {int(uid): at for uid, at in db.session.execute(face_sessions.group_by(UserSession.user_id))}
-    now, throttle = utcnow(), settings().throttle
-    rows = []
-    for u in users:
-        locked_for = None
-        try:
-            check_account_lock(u.username, now, throttle)
-        except Locked as exc:
-            locked_for = exc.retry_after
-        q = quality.get(u.id)
-        rows.append(UserRow(u, counts.get(u.id, 0), q, locked_for, last.get(u.id)))
-    return rows
+    now = utcnow()
+    # Locks are per account and client (login/throttle.py): the table shows the longest one in
+    # force on the account; the locks section lists each and clears them.
+    left: dict[str, int] = {}
+    for lock in active_locks(now, settings().throttle):
+        seconds = max(1, int((lock.until - now).total_seconds()))
+        left[lock.username] = max(seconds, left.get(lock.username, 0))
+    return [UserRow(u, counts.get(u.id, 0), quality.get(u.id), left.get(u.username), last.get(u.id)) for u in users]

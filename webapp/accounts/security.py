@@ -7,6 +7,7 @@ random session token whose SHA-256 is stored, so logging out revokes the session
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -14,9 +15,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import request, session
 from flask_login import UserMixin, login_user, logout_user
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from webapp.db.extensions import db, login_manager
 from webapp.db.models import ApiToken, User, UserSession, utcnow
@@ -35,19 +38,43 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# argon2id with argon2-cffi's defaults (RFC 9106's second recommended option: t=3, 64 MiB,
+# p=4), above OWASP's minimum (19 MiB, t=2). Hashes made before (werkzeug scrypt, N=2^15) still
+# verify and are replaced on the next successful sign-in (needs_rehash).
+_HASHER = PasswordHasher()
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return _HASHER.hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     if not stored:
         # Burn the same time as a real check so timing does not reveal a missing account.
-        check_password_hash(_DUMMY_HASH, password)
+        _verify_argon2(_dummy_hash(), password)
         return False
+    if stored.startswith("$argon2"):
+        return _verify_argon2(stored, password)
     return check_password_hash(stored, password)
 
 
-_DUMMY_HASH = generate_password_hash("livegate-timing-equaliser", method="scrypt")
+def needs_rehash(stored: str | None) -> bool:
+    """True for a hash to replace after a successful sign-in: an older scheme or parameters."""
+    if not stored or not stored.startswith("$argon2"):
+        return True
+    return _HASHER.check_needs_rehash(stored)
+
+
+def _verify_argon2(stored: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash("livegate-timing-equaliser")
 
 
 # --- browser sessions --------------------------------------------------------------------

@@ -70,6 +70,20 @@ class FaceTemplate(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(back_populates="templates")
 
 
+class Consent(db.Model):  # type: ignore[name-defined,misc]
+    """The biometric consent a person gave before their face was enrolled (GDPR art. 9(2)(a),
+    BIPA 15(b)): who recorded it, when, and the exact text they agreed to."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    text_sha256: Mapped[str] = mapped_column(sa.String(64))
+    recorded_by: Mapped[str] = mapped_column(sa.String(64))  # the admin (or "cli") who enrolled the face
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "login_attempts"
 
@@ -81,6 +95,10 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     username: Mapped[str] = mapped_column(sa.String(64), index=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     client_addr: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # SHA-256 (hex, 32 characters) of the signed device cookie's id (webapp/login/device.py):
+    # failures are counted per account *and* client (address + device), so a stranger's
+    # failures never lock the owner's device out (webapp/login/throttle.py).
+    device_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     user_agent: Mapped[str] = mapped_column(sa.String(256), default="")
     challenge: Mapped[list[str]] = mapped_column(sa.JSON)
     state: Mapped[str] = mapped_column(sa.String(16), default=STATE_COLLECTING, index=True)
@@ -92,6 +110,9 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     finished_at: Mapped[datetime | None]
     last_frame_at: Mapped[datetime | None]
     frames_received: Mapped[int] = mapped_column(default=0)
+    # Frames with exactly one usable face: an attempt that never had one is not a failed
+    # authentication (nobody's face was judged), only a start counted against the client's rate.
+    face_frames: Mapped[int] = mapped_column(default=0)
     # Per-signal summary shown to admins: identity distances, liveness score, steps...
     scores: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     # The attempt's evolving analysis state (webapp/login/state.py), serialised.

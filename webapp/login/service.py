@@ -8,13 +8,17 @@ lose or double-count an update: the loser reloads and re-applies.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.accounts.templates import user_material
@@ -38,7 +42,7 @@ from webapp.login import policy as pol
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
 from webapp.login.state import AttemptState
-from webapp.login.throttle import check_account_lock, check_client_rate
+from webapp.login.throttle import check_face_login
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
@@ -49,21 +53,21 @@ def current_policy() -> pol.Policy:
     return runtime().policy()
 
 
-def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> LoginAttempt:
+def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_id: str | None = None) -> LoginAttempt:
     """Create an attempt with a fresh random challenge.
 
     An unknown username gets an attempt of exactly the same shape, which can only end
-    denied: the response never tells whether the account exists.
+    denied: the response never tells whether the account exists. The per-address start rate is
+    checked before this (Flask-Limiter, webapp/login/throttle.py); here the per-account rules.
     """
     cfg = settings()
     username = normalise_username(raw_username)
     current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
-        check_client_rate(client_addr, now, cfg.throttle)
-        check_account_lock(username, now, cfg.throttle)
+        check_face_login(username, client_addr, device_id, now, cfg.throttle)
     except (RateLimited, Locked) as exc:
-        audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after)
+        audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after, device=device_id)
         db.session.commit()
         raise
     user = db.session.scalar(sa.select(User).where(User.username == username))
@@ -72,6 +76,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         username=username,
         user_id=user.id if user else None,
         client_addr=client_addr,
+        device_id=device_id,
         user_agent=user_agent[:256],
         challenge=pick_challenge(list(cfg.challenge.steps), cfg.challenge.count),
         state=STATE_COLLECTING,
@@ -130,6 +135,8 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
     rt = runtime()
     policy = rt.policy()
     templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
+    if attempt.user_id is None:
+        templates = decoy_templates(attempt.username)  # analysed like a real account's frames
     ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs)
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
@@ -157,9 +164,12 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     now = utcnow()
 
     facts = report.facts
-    verdict = pol.apply_frame(state, challenge, facts, seq, policy)
+    # Identity is judged at the decision, not per frame (see _identity_at_decision).
+    deferred = replace(policy, mismatch_distance=math.inf)
+    verdict = pol.apply_frame(state, challenge, facts, seq, deferred)
     if verdict.state == STATE_COLLECTING:
-        verdict = pol.decide(state, challenge, policy)
+        verdict = pol.decide(state, challenge, deferred)
+    verdict = _identity_at_decision(state, challenge, verdict, policy)
     if verdict.state == STATE_COLLECTING and seq >= settings().attempts.max_frames:
         verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
     if verdict.state == STATE_GRANTED and attempt.user_id is None:
@@ -167,6 +177,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         verdict = pol.Verdict(STATE_DENIED, pol.NO_MATCH, "unknown user")
 
     attempt.frames_received = seq
+    attempt.face_frames = state.face_frames  # read by the throttle: no face judged, no failure
     attempt.last_frame_at = now
     if verdict.state != STATE_COLLECTING:
         # The continuity signature holds a coarse thumbnail of the frame and the face descriptor
@@ -207,7 +218,11 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         verdict=verdict,
         # A head the frontal detector lost mid-turn but the tracker follows is still in view.
         prompt=pol.prompt_of(state, challenge, policy, verdict, 1 if facts.faces == 0 and facts.tracked_box else facts.faces),
-        progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
+        # The bar's identity part counts face frames, not matched ones: it must not tell a
+        # stranger, frame by frame, whether the face matches (or whether the account exists).
+        progress=1.0
+        if verdict.state == STATE_GRANTED
+        else pol.progress_of(replace(state, matched_frames=state.face_frames), challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,
     )
@@ -236,6 +251,42 @@ def _report_decision(attempt: LoginAttempt) -> None:
         best_distance=distance,
         duration_s=round(duration, 3) if duration is not None else None,
     )
+
+
+def decoy_templates(username: str) -> np.ndarray:
+    """The template an unknown username is compared with: a fixed pseudo-random encoding drawn
+    from the secret key and the name (components like a dlib encoding's, about 0.09 apart; a real
+    face lies about 1.4 away, far beyond the mismatch distance). Frames of an unknown account then
+    take the very path a real account's frames take, one distance per frame included."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    seed = hmac.new(key, b"livegate-decoy:" + username.encode(), hashlib.sha256).digest()
+    rng = np.random.default_rng(int.from_bytes(seed[:16], "big"))
+    return rng.normal(0.0, 0.09, size=(1, 128))
+
+
+def _identity_at_decision(state: AttemptState, challenge: list[str], verdict: pol.Verdict, policy: pol.Policy) -> pol.Verdict:
+    """ "Someone else" is decided when everything else is in, not on the frame that shows it.
+
+    Ending an attempt on its first mismatching frame answered, frame by frame, whether a face
+    matches an account, and so whether the account exists (a photo of the victim got
+    `collecting` for a real account and `no_match` for a missing one). Now every attempt runs
+    the same course: when the challenge is done and enough frames were judged live, an attempt
+    that ever showed a face farther than IDENTITY_MISMATCH_DISTANCE from the claimed user's
+    templates (always, for an unknown username) is denied: spoof if the live score fails
+    (as decide() would), else no_match. Both are reasons a real user's failure gets too.
+    """
+    someone_else = state.worst_distance is not None and state.worst_distance > policy.mismatch_distance
+    if not someone_else or verdict.state == STATE_DENIED:
+        return verdict
+    ready = state.step_index >= len(challenge) and len(state.live_scores) >= policy.live_min_frames
+    if verdict.state == STATE_COLLECTING and not ready:
+        return verdict
+    live = state.live_mean
+    if live is not None and live < policy.live_threshold:
+        return pol.Verdict(
+            STATE_DENIED, pol.SPOOF, f"mean live score {live:.3f} < {policy.live_threshold:.3f}; a frame showed someone else"
+        )
+    return pol.Verdict(STATE_DENIED, pol.NO_MATCH, f"a frame showed someone else (worst distance {state.worst_distance:.3f})")
 
 
 def _summary(state: AttemptState) -> dict[str, Any]:

@@ -15,22 +15,35 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.accounts.overview import user_rows
-from webapp.accounts.security import check_csrf, client_address, csrf_token, end_session, issue_api_token, start_session, verify_password
+from webapp.accounts.security import (
+    check_csrf,
+    client_address,
+    csrf_token,
+    end_session,
+    hash_password,
+    issue_api_token,
+    needs_rehash,
+    start_session,
+    verify_password,
+)
 from webapp.accounts.users import create_user, find_user
 from webapp.db.audit import audit
 from webapp.db.extensions import db
-from webapp.db.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED, ApiToken, AuditEvent, FaceTemplate, User, utcnow
-from webapp.errors import ApiError, Locked, UnknownAttempt
+from webapp.db.models import STATE_COLLECTING, STATE_DENIED, STATE_GRANTED, ApiToken, AuditEvent, Consent, FaceTemplate, User, utcnow
+from webapp.errors import ApiError, Locked, RateLimited, UnknownAttempt
 from webapp.login.attempts import get_attempt
+from webapp.login.device import device_id
 from webapp.login.stats import AttemptFilter, filtered_attempts, known_reasons
-from webapp.login.throttle import check_password_lock
+from webapp.login.throttle import active_locks, check_password_login
+from webapp.login.throttle import clear_locks as clear
 from webapp.settings import settings
 from webapp.web.dashboard import dashboard_charts
+from webapp.web.redirects import next_or, safe_next
 from webapp.web.serializers import attempt_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,35 +69,34 @@ def _inject() -> dict[str, Any]:
     return {"csrf_token": csrf_token}
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after sign-in (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.users")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("admin/login.html", next=request.args.get("next", ""))
+        return render_template("admin/login.html", next=safe_next(request.args.get("next")) or "")
     check_csrf()
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
     addr = client_address()
+    device = device_id()
     try:
-        check_password_lock(username, utcnow(), settings().throttle)
-    except Locked as exc:
-        audit("locked", subject=username, client_addr=addr, retry_after=exc.retry_after, method="password")
+        check_password_login(username[:64], addr, device, utcnow(), settings().throttle)
+    except (Locked, RateLimited) as exc:
+        audit(exc.error, subject=username[:64], client_addr=addr, retry_after=exc.retry_after, method="password", device=device)
         db.session.commit()
-        return render_template("admin/login.html", error=exc.description, next=""), 423
+        resp = make_response(render_template("admin/login.html", error=exc.description, next=""), exc.code)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password) or user is None or not user.is_admin:
-        audit("admin_login_failed", subject=username, client_addr=addr)
+        audit("admin_login_failed", subject=username[:64], client_addr=addr, device=device)
         db.session.commit()
         return render_template("admin/login.html", error="Wrong username or password.", next=request.form.get("next", "")), 401
-    audit("admin_login", subject=username, actor=username, client_addr=addr)
+    if needs_rehash(user.password_hash):  # an scrypt hash from before argon2id: upgrade it now
+        user.password_hash = hash_password(password)
+        audit("password_rehashed", subject=username, actor=username, client_addr=addr)
+    audit("admin_login", subject=username, actor=username, client_addr=addr, device=device)
     start_session(user, "password", addr)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(next_or(request.form.get("next"), url_for("admin.users")))
 
 
 @bp.post("/logout")
@@ -98,7 +110,13 @@ def logout() -> Response:
 @admin_page
 def users() -> str:
     search = (request.args.get("q") or "").strip()[:64]
-    return render_template("admin/users.html", rows=user_rows(search), search=search, min_faces=settings().enroll.min_faces)
+    return render_template(
+        "admin/users.html",
+        rows=user_rows(search),
+        search=search,
+        min_faces=settings().enroll.min_faces,
+        locks=active_locks(utcnow(), settings().throttle),
+    )
 
 
 @bp.get("/dashboard")
@@ -171,6 +189,16 @@ def revoke_token(token_id: int) -> Response:
     return redirect(url_for("admin.tokens"))
 
 
+@bp.post("/locks/<username>/clear")
+@admin_page
+def clear_locks(username: str) -> Response:
+    name = username.strip().lower()[:64]
+    clear(name, actor=current_user.user.username, client_addr=client_address())
+    db.session.commit()
+    flash(f"Cleared the sign-in locks on {name}.", "info")
+    return redirect(url_for("admin.users"))
+
+
 @bp.post("/users")
 @admin_page
 def create() -> Response:
@@ -195,9 +223,15 @@ def user(username: str) -> str:
     templates = db.session.scalars(
         sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
     ).all()
-    enroll = settings().enroll
+    consents = db.session.scalars(sa.select(Consent).where(Consent.user_id == account.id).order_by(Consent.given_at)).all()
     return render_template(
-        "admin/user.html", account=account, templates=templates, min_frames=enroll.min_webcam_frames, min_faces=enroll.min_faces
+        "admin/user.html",
+        account=account,
+        templates=templates,
+        min_frames=settings().enroll.min_webcam_frames,
+        min_faces=settings().enroll.min_faces,
+        consent_text=settings().consent_text,
+        consents=consents,
     )
 
 

@@ -7,6 +7,7 @@ differently in the HTTP contract, so each kind has its row of the table.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
@@ -33,15 +34,29 @@ def part_bytes(part: FileStorage, limit: int) -> bytes:
 
 
 def optional_int(name: str) -> int | None:
+    """An optional integer form field (``seq``): None when absent, else a signed 64-bit value."""
     value = request.form.get(name)
     if value is None or value == "":
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an integer") from None
-    if not -(2**63) <= number < 2**63:  # the database stores a signed 64-bit integer
-        raise InvalidRequest(f"{name} must fit in a signed 64-bit integer")
+    return bounded_int(value, name, -(2**63), 2**63 - 1)  # the database stores a signed 64-bit integer
+
+
+_INT_RE = re.compile(r"-?[0-9]{1,20}")
+
+
+def bounded_int(raw: object, name: str, minimum: int, maximum: int) -> int:
+    """Parse an integer request field strictly (ASCII digits, at most 20 of them: no '1_000', no
+    other scripts' digits, no 10**5000) and within [minimum, maximum]; else 400 invalid_request.
+    Every numeric field of the API goes through here, so none can reach the database or a
+    C integer as an OverflowError (500)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise InvalidRequest(f"{name} must be an integer")
+    text = str(raw).strip()
+    if not _INT_RE.fullmatch(text):
+        raise InvalidRequest(f"{name} must be an integer")
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise InvalidRequest(f"{name} must be between {minimum} and {maximum}")
     return number
 
 

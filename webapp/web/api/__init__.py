@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webapp.web.api import admin, login  # noqa: E402,F401  (routes register on import)
+from webapp.web.api import admin, docs, login  # noqa: E402,F401  (routes register on import)

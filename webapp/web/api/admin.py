@@ -15,20 +15,23 @@ from flask import Response, g, jsonify, request
 from flask_login import current_user
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.privacy import record_consent
 from webapp.accounts.security import bearer_user, check_csrf, client_address
 from webapp.accounts.stills import score_still, single_face
 from webapp.accounts.templates import user_encodings, user_material
-from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, users_with_counts
+from webapp.accounts.users import create_user, delete_templates, delete_user, find_user, normalise_username_query, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
+from webapp.db.models import utcnow
 from webapp.errors import ApiError, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
 from webapp.face.match import match
 from webapp.login.attempts import get_attempt, recent_attempts
+from webapp.login.throttle import active_locks, clear_locks
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
 from webapp.web.api import bp
 from webapp.web.serializers import attempt_json, user_json
-from webapp.web.uploads import decode_upload, part_bytes, require_multipart
+from webapp.web.uploads import bounded_int, decode_upload, part_bytes, require_multipart
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,7 +111,12 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     if source not in ("upload", "webcam"):
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
     min_good = settings().enroll.min_webcam_frames if source == "webcam" else 1
+    # The admin attests that the person agreed to CONSENT_TEXT; "consent=no" (or false/0) refuses.
+    if request.form.get("consent", "yes").strip().lower() in ("no", "false", "0"):
+        raise InvalidRequest("The person must consent to the biometric consent text before enrollment.")
     result = enroll_images(user, images, source, min_good=min_good)
+    if result.enrolled:
+        record_consent(user, settings().consent_text, recorded_by=_actor())
     audit(
         "faces_enrolled",
         actor=_actor(),
@@ -153,10 +161,7 @@ def admin_delete_user(username: str) -> tuple[str, int]:
 @bp.get("/admin/attempts")
 @admin_required
 def admin_attempts() -> Response:
-    try:
-        limit = max(1, min(1000, int(request.args.get("limit", 100))))
-    except ValueError:
-        raise InvalidRequest("limit must be an integer") from None
+    limit = bounded_int(request.args.get("limit", "100"), "limit", 1, 1000)
     return jsonify({"attempts": [attempt_json(a) for a in recent_attempts(limit, request.args.get("username"))]})
 
 
@@ -224,3 +229,20 @@ def admin_liveness() -> Response:
             }
         )
     return jsonify({"results": results, "threshold": threshold, "username": user.username if user else None})
+
+
+@bp.get("/admin/locks")
+@admin_required
+def admin_locks() -> Response:
+    """Locks and slowdowns in force now (webapp/login/throttle.py)."""
+    return jsonify({"locks": [lock.as_json() for lock in active_locks(utcnow(), settings().throttle)]})
+
+
+@bp.delete("/admin/locks/<username>")
+@admin_required
+def admin_clear_locks(username: str) -> tuple[str, int]:
+    """Lift every lock and slowdown on ``username`` (face and password); audited."""
+    name = normalise_username_query(username)[:64]
+    clear_locks(name, actor=_actor(), client_addr=client_address())
+    db.session.commit()
+    return "", 204

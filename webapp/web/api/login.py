@@ -12,6 +12,7 @@ from webapp.db.models import STATE_DENIED, STATE_GRANTED, utcnow
 from webapp.errors import BadFrame, FrameTooLarge, InvalidRequest, Unauthorized, UnsupportedMedia
 from webapp.login import service
 from webapp.login.attempts import get_attempt
+from webapp.login.device import device_id
 from webapp.oidc import flow as oidc_flow
 from webapp.ops import metrics
 from webapp.settings import settings
@@ -31,7 +32,7 @@ def login_start() -> tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "username" not in body:
         raise InvalidRequest("The body must be a JSON object with a username.")
-    attempt = service.start_attempt(body["username"], client_address(), request.headers.get("User-Agent", ""))
+    attempt = service.start_attempt(body["username"], client_address(), request.headers.get("User-Agent", ""), device_id())
     attempts = settings().attempts
     payload = {
         "attempt_id": attempt.public_id,
