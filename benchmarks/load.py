@@ -37,7 +37,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,7 +142,12 @@ def prepare_database(database_url: str, username: str, images: list[bytes]) -> N
     import pickle
 
     subprocess.run(
-        [sys.executable, "-c", code], input=pickle.dumps(images), env=server_env(database_url, {}), cwd=REPO, check=True, capture_output=True
+        [sys.executable, "-c", code],
+        input=pickle.dumps(images),
+        env=server_env(database_url, {}),
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -161,7 +165,14 @@ def gunicorn(database_url: str, workers: int, log: Path, extra_env: dict[str, st
     env = server_env(database_url, extra_env)
     env["LIVEGATE_BIND"] = f"127.0.0.1:{port}"
     env["LIVEGATE_WORKERS"] = str(workers)
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null", "webapp:create_app()"]
+    cmd = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "-c",
+        "gunicorn.conf.py",
+        "--access-logfile",
+        "/dev/null",
+        "webapp:create_app()",
+    ]
     t0 = time.perf_counter()
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -274,7 +285,9 @@ def client_loop(k: int, server: Server, username: str, script: Script, stop: thr
             http.post(server.url + "/api/v1/logout", timeout=30)
 
 
-def play(k: int, n: int, http: requests.Session, server: Server, attempt_id: str, script: Script, stop: threading.Event, tally: Tally) -> str:
+def play(
+    k: int, n: int, http: requests.Session, server: Server, attempt_id: str, script: Script, stop: threading.Event, tally: Tally
+) -> str:
     cursor, playing, seq = script.baseline, None, 0
     last_sent = 0.0
     url = f"{server.url}/api/v1/login/{attempt_id}/frames"
@@ -412,7 +425,11 @@ def main(argv: list[str] | None = None) -> int:
                 "video": args.video,
                 "width": args.width,
                 "pacing": "one request in flight per client; next frame >= 125 ms after the previous one was sent",
-                "server_env": {k: v for k, v in server_env(url, extra).items() if k.startswith(("FLASK_RATE", "FLASK_LOCK", "FLASK_REPLAY", "FLASK_ADMISSION"))},
+                "server_env": {
+                    k: v
+                    for k, v in server_env(url, extra).items()
+                    if k.startswith(("FLASK_RATE", "FLASK_LOCK", "FLASK_REPLAY", "FLASK_ADMISSION"))
+                },
             },
             "healthy_after_s": server.healthy_after_s,
             "worker_rss_mb_idle": rss_idle,

@@ -3,9 +3,9 @@
     python -m benchmarks.login_cost [--video apfol/real2.webm] [--challenges 3] [--json runs/bench/login-cost.json]
 
 A live clip of ../shared/datasets/videos is sampled at 8 fps and sent as the login page sends
-it (640 px wide by default, JPEG q85; ``--width 480`` is the page's width), through the HTTP API in-process (Flask test client, migrated SQLite
-file, throttling off), with the service's default challenge ON. Prompts are answered from the
-clip exactly as ``python -m ml.studies.prompted`` answers them (its segment finder and player):
+it (640 px wide by default, JPEG q85; ``--width 480`` is the page's width), through the HTTP
+API in-process (Flask test client, migrated SQLite file, throttling off), with the service's default challenge ON. Prompts are answered
+from the clip exactly as ``python -m ml.studies.prompted`` answers them (its segment finder and player):
 baseline frames, then the clip's stretch that shows each asked move. Frames are paced like the
 page (one in flight, the next one ``--interval-ms`` after the previous one left), so the server
 clock sees a camera's pace.
@@ -171,9 +171,7 @@ def run(videos: list[str], challenges: int, interval_ms: float, overrides: dict[
             "median": round(statistics.median(a["cpu_s"] for a in granted), 3) if granted else None,
             "values": [a["cpu_s"] for a in granted],
         },
-        "stage_exclusive_ms_per_frame": {
-            s: round(v[1] * 1000 / n, 2) for s, v in sorted(totals.items(), key=lambda kv: -kv[1][1])
-        },
+        "stage_exclusive_ms_per_frame": {s: round(v[1] * 1000 / n, 2) for s, v in sorted(totals.items(), key=lambda kv: -kv[1][1])},
         "stage_calls": {s: v[2] for s, v in totals.items()},
         "attempts": attempts,
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

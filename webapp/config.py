@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     # between the two thresholds a frame is inconclusive (blur, angle) and simply not counted.
     "IDENTITY_MISMATCH_DISTANCE": 0.6,
     "IDENTITY_MIN_MATCHED_FRAMES": 3,
+    # Sparse encoding (webapp/login/identity.py): the 128-d descriptor (about 110 ms of CPU with
+    # the installed dlib, 70 % of a frame's cost) is computed only on the frames that need it:
+    # the first face frame of each unbroken face track, one face frame drawn by CSPRNG among the
+    # next IDENTITY_RANDOM_FRAME_SPAN after the baseline, and the frame a grant is decided on;
+    # face-track continuity binds the frames in between to the same person. False: every frame.
+    "IDENTITY_SPARSE_ENCODING": True,
+    "IDENTITY_RANDOM_FRAME_SPAN": 24,  # face frames (3 s at 8 fps): a challenge usually takes 2-6 s
     # --- passive liveness (decision policy 2) ----------------------------------------------
     # None = the fused threshold written in the shipped ensemble card.
     "LIVENESS_THRESHOLD": None,

@@ -125,6 +125,14 @@ class AttemptSettings:
 
 
 @dataclass(frozen=True)
+class EncodingSettings:
+    """Which login frames get a 128-d identity encoding (webapp/login/identity.py)."""
+
+    sparse: bool  # False: every face frame
+    random_span: int  # the CSPRNG-chosen frame lies within this many face frames after the baseline
+
+
+@dataclass(frozen=True)
 class ReplaySettings:
     lookback_attempts: int  # the same username's recent attempts compared for near-duplicates
     near: NearDuplicateSettings
@@ -168,6 +176,7 @@ class Settings:
     detector: DetectorSettings
     challenge: ChallengeSettings
     attempts: AttemptSettings
+    encoding: EncodingSettings
     replay: ReplaySettings
     throttle: ThrottleSettings
     frame_limits: ImageLimits
@@ -237,6 +246,10 @@ class Settings:
                 max_frames=r.integer("ATTEMPT_MAX_FRAMES", minimum=1),
                 frame_interval_ms=r.integer("FRAME_INTERVAL_MS", minimum=0),
                 blink_frame_interval_ms=r.integer("BLINK_FRAME_INTERVAL_MS", minimum=0),
+            ),
+            encoding=EncodingSettings(
+                sparse=r.flag("IDENTITY_SPARSE_ENCODING"),
+                random_span=r.integer("IDENTITY_RANDOM_FRAME_SPAN", minimum=1),
             ),
             replay=ReplaySettings(
                 lookback_attempts=r.integer("REPLAY_LOOKBACK_ATTEMPTS", minimum=0),

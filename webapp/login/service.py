@@ -36,10 +36,13 @@ from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
 from webapp.login import policy as pol
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
+from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
 from webapp.login.throttle import check_account_lock, check_client_rate
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
+
+_APPLY_TRIES = 8
 
 
 def current_policy() -> pol.Policy:
@@ -74,7 +77,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         state=STATE_COLLECTING,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg.attempts.ttl_seconds),
-        progress=AttemptState().to_json(),
+        progress=AttemptState(encode_at=draw_encode_at(cfg.policy_knobs.baseline_frames, cfg.encoding.random_span)).to_json(),
         scores={},
     )
     db.session.add(attempt)
@@ -124,10 +127,13 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
     rt = runtime()
     policy = rt.policy()
     templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs)
+    encode = needs_encoding(AttemptState.from_json(attempt.progress), settings().encoding)
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode)
     report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
 
-    for _ in range(3):
+    # Frames of one attempt racing each other: each retry is cheap (no re-analysis), and a burst
+    # this long is refused anyway (the policy counts frames sent in parallel).
+    for _ in range(_APPLY_TRIES):
         try:
             return _apply(attempt, report, client_seq, policy)
         except StaleDataError:
@@ -205,6 +211,7 @@ def _summary(state: AttemptState) -> dict[str, Any]:
         "face_frames": state.face_frames,
         "no_face_frames": state.no_face_frames,
         "matched_frames": state.matched_frames,
+        "encodings": state.encodings,
         "best_distance": None if state.best_distance in (None, float("inf")) else round(state.best_distance, 4),
         "worst_distance": None if state.worst_distance in (None, float("inf")) else round(state.worst_distance, 4),
         "live_mean": None if state.live_mean is None else round(state.live_mean, 4),
