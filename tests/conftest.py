@@ -140,6 +140,9 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
         "LIVENESS_MODEL_DIR": str(model_dir),
         "PRELOAD_MODELS": False,
+        # Tests start many attempts they never finish; admission control has its own tests
+        # (tests/api/test_admission.py), which turn it on.
+        "ADMISSION_MAX_ATTEMPTS": 0,
     }
     config.update(overrides)
     app = create_app(config)

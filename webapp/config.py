@@ -128,6 +128,28 @@ DEFAULTS: dict[str, Any] = {
     # Frames with several faces never count as evidence. The frame cap bounds a fast stream.
     "MULTIPLE_FACES_GRACE_SECONDS": 2.0,
     "MULTIPLE_FACES_GRACE_FRAMES": 20,  # 10 fps x the grace
+    # --- admission control (webapp/login/admission.py) -------------------------------------
+    # How many attempts may collect frames at once. None: computed from the workers, the
+    # measured CPU cost of a frame and the page's pace (ADMISSION_* below); 0: no limit. Beyond
+    # it, login/start answers 503 `busy` with Retry-After, so the attempts already running finish.
+    "ADMISSION_MAX_ATTEMPTS": None,
+    # Worker processes serving this database (gunicorn.conf.py exports its worker count here;
+    # with several machines, the total).
+    "ADMISSION_WORKERS": 2,
+    # Server CPU per live frame, ms: the median of `python -m benchmarks.login_cost` on 2 cores
+    # (README "Performance"), with sparse encoding.
+    "ADMISSION_FRAME_CPU_MS": 60.0,
+    # Share of the workers' time the admitted attempts may use (the rest absorbs bursts,
+    # enrollment and admin requests).
+    "ADMISSION_UTILISATION": 0.8,
+    # An attempt that sent no frame for this long no longer counts as running (an abandoned tab).
+    "ADMISSION_IDLE_SECONDS": 10,
+    # Retry-After of a refusal: this many seconds plus up to as many again at random, so refused
+    # clients do not all come back in the same second.
+    "ADMISSION_RETRY_SECONDS": 3,
+    # Expired attempts closed (`timeout`) by the opportunistic sweep of each login/start;
+    # `flask attempts sweep` closes all of them.
+    "SWEEP_BATCH": 20,
     # --- attempts --------------------------------------------------------------------------
     "ATTEMPT_TTL_SECONDS": 60,
     "ATTEMPT_MAX_FRAMES": 150,

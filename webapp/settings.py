@@ -72,6 +72,9 @@ class _Reader:
     def optional_number(self, key: str) -> float | None:
         return None if self.cfg.get(key) is None else self.number(key)
 
+    def optional_integer(self, key: str, minimum: int | None = None) -> int | None:
+        return None if self.cfg.get(key) is None else self.integer(key, minimum)
+
     def flag(self, key: str) -> bool:
         raw = self._raw(key)
         if isinstance(raw, bool):
@@ -122,6 +125,19 @@ class AttemptSettings:
     max_frames: int
     frame_interval_ms: int  # suggested client pacing
     blink_frame_interval_ms: int  # pacing during a blink step (a burst)
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    """Admission control (webapp/login/admission.py); see the ADMISSION_* keys."""
+
+    max_attempts: int | None  # None: computed (capacity()); 0: no limit
+    workers: int
+    frame_cpu_ms: float
+    utilisation: float
+    idle_seconds: int
+    retry_seconds: int
+    sweep_batch: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,7 @@ class Settings:
     challenge: ChallengeSettings
     attempts: AttemptSettings
     encoding: EncodingSettings
+    admission: AdmissionSettings
     replay: ReplaySettings
     throttle: ThrottleSettings
     frame_limits: ImageLimits
@@ -250,6 +267,15 @@ class Settings:
             encoding=EncodingSettings(
                 sparse=r.flag("IDENTITY_SPARSE_ENCODING"),
                 random_span=r.integer("IDENTITY_RANDOM_FRAME_SPAN", minimum=1),
+            ),
+            admission=AdmissionSettings(
+                max_attempts=r.optional_integer("ADMISSION_MAX_ATTEMPTS", minimum=0),
+                workers=r.integer("ADMISSION_WORKERS", minimum=1),
+                frame_cpu_ms=r.number("ADMISSION_FRAME_CPU_MS", minimum=0.1),
+                utilisation=r.number("ADMISSION_UTILISATION", minimum=0.01),
+                idle_seconds=r.integer("ADMISSION_IDLE_SECONDS", minimum=1),
+                retry_seconds=r.integer("ADMISSION_RETRY_SECONDS", minimum=1),
+                sweep_batch=r.integer("SWEEP_BATCH", minimum=0),
             ),
             replay=ReplaySettings(
                 lookback_attempts=r.integer("REPLAY_LOOKBACK_ATTEMPTS", minimum=0),

@@ -34,10 +34,12 @@ from webapp.db.models import (
 )
 from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
 from webapp.login import policy as pol
+from webapp.login.admission import admit
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
 from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
+from webapp.login.sweeper import close_expired, sweep
 from webapp.login.throttle import check_account_lock, check_client_rate
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
@@ -66,6 +68,8 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after)
         db.session.commit()
         raise
+    _sweep_some(now, cfg.admission.sweep_batch)
+    admit(now, cfg.admission, cfg.attempts)  # 503 busy beyond what the workers can carry
     user = db.session.scalar(sa.select(User).where(User.username == username))
     attempt = LoginAttempt(
         public_id=secrets.token_urlsafe(24),
@@ -85,6 +89,17 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
     return attempt
 
 
+def _sweep_some(now: datetime, batch: int) -> None:
+    """Close a few expired attempts (login/sweeper.py) in their own transaction: a start never
+    fails because of someone else's stale attempt."""
+    if batch <= 0:
+        return
+    try:
+        sweep(now, current_policy(), batch)
+    except StaleDataError:
+        db.session.rollback()
+
+
 def _finish(attempt: LoginAttempt, verdict: pol.Verdict) -> None:
     attempt.state = verdict.state
     attempt.reason = verdict.reason
@@ -97,11 +112,7 @@ def ensure_open(attempt: LoginAttempt) -> None:
     on first touch, and keeps answering 410 afterwards."""
     now = utcnow()
     if attempt.state == STATE_COLLECTING and now >= attempt.expires_at:
-        state = AttemptState.from_json(attempt.progress)
-        verdict = pol.out_of_budget(state, list(attempt.challenge), current_policy(), "expired")
-        state.prev_signature = None  # see _apply: not kept once the attempt is decided
-        attempt.progress = state.to_json()
-        _finish(attempt, verdict)
+        close_expired(attempt, current_policy(), now)
         db.session.commit()
         raise AttemptExpired()
     if attempt.state == STATE_DENIED and attempt.reason == pol.TIMEOUT and now >= attempt.expires_at:

@@ -45,6 +45,24 @@ async function postJson(url, body) {
   return { resp, data: await resp.json().catch(() => ({})) };
 }
 
+// Admission control: while every attempt the server can carry is running, login/start answers
+// 503 "busy" with Retry-After. Wait that long, counting down, and ask again (a few times).
+const BUSY_RETRIES = 20;
+
+async function startWhenAdmitted(username) {
+  for (let tries = 0; ; tries++) {
+    const answer = await postJson(settings.startUrl, { username });
+    if (answer.resp.status !== 503 || answer.data.error !== 'busy' || tries >= BUSY_RETRIES) return answer;
+    root.dataset.busy = 'true';
+    for (let left = Math.max(1, Number(answer.resp.headers.get('Retry-After')) || 3); left > 0; left--) {
+      say(`The service is busy, retrying in ${left} s…`, 'wait');
+      await sleep(1000);
+    }
+    delete root.dataset.busy;
+    say('Starting sign-in…');
+  }
+}
+
 function finish(ok) {
   stopCamera(stream);
   stream = null;
@@ -58,7 +76,7 @@ async function signIn(username) {
   stream = await openCamera(video);
   stage.hidden = false;
 
-  const { resp, data } = await postJson(settings.startUrl, { username });
+  const { resp, data } = await startWhenAdmitted(username);
   if (resp.status !== 201) {
     say(data.message || 'Could not start sign-in.', 'error');
     return finish(false);
