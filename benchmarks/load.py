@@ -55,6 +55,7 @@ from benchmarks.login_cost import DEFAULT_WIDTH, machine
 REPO = Path(__file__).resolve().parent.parent
 CAMERA_INTERVAL = 0.125  # seconds between camera frames (8 fps)
 _TICK = os.sysconf("SC_CLK_TCK")
+SHUTDOWN_S: list[float] = []  # seconds from SIGTERM to the master's exit, per server run
 
 
 # --- the clip and its prompt answers ---------------------------------------------------------
@@ -119,11 +120,31 @@ def server_env(database_url: str, extra: dict[str, str]) -> dict[str, str]:
             "FLASK_RATE_LIMIT_ATTEMPTS": "0",
             "FLASK_LOCKOUT_THRESHOLD": "0",
             "FLASK_REPLAY_MAX_NEAR_DUPLICATE_FRAMES": "1000000",
-            "LIVEGATE_LOG_LEVEL": "warning",
+            "LIVEGATE_LOG_LEVEL": "info",  # "models ready" per worker tells when it is warm
         }
     )
     env.update(extra)
     return env
+
+
+def attempt_summary(database_url: str) -> dict[str, int]:
+    """How the run's attempts ended, by state, reason and the first words of the detail."""
+    code = (
+        "import json, collections\n"
+        "import sqlalchemy as sa\n"
+        "from webapp import create_app\n"
+        "from webapp.db.extensions import db\n"
+        "from webapp.db.models import LoginAttempt\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    rows = db.session.execute(sa.select(LoginAttempt.state, LoginAttempt.reason, LoginAttempt.detail)).all()\n"
+        "c = collections.Counter(f'{s}/{r}: ' + ' '.join((d or '').split()[:4]) for s, r, d in rows)\n"
+        "print(json.dumps(dict(c.most_common(15))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=server_env(database_url, {}), cwd=REPO, check=True, capture_output=True, text=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def prepare_database(database_url: str, username: str, images: list[bytes]) -> None:
@@ -183,7 +204,8 @@ def gunicorn(database_url: str, workers: int, log: Path, extra_env: dict[str, st
         while time.perf_counter() < deadline and proc.poll() is None:
             with contextlib.suppress(requests.RequestException):
                 r = requests.get(url + "/healthz", timeout=2)
-                if r.status_code == 200 and len(worker_pids(proc.pid)) >= workers:
+                warm = log.read_text(errors="replace").count("models ready")
+                if r.status_code == 200 and warm >= workers:
                     healthy = time.perf_counter() - t0
                     break
             time.sleep(0.1)
@@ -191,10 +213,12 @@ def gunicorn(database_url: str, workers: int, log: Path, extra_env: dict[str, st
             raise RuntimeError(f"gunicorn did not become healthy; see {log}")
         yield Server(proc, url, log, round(healthy, 2))
     finally:
+        t_stop = time.perf_counter()
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(20)
+            SHUTDOWN_S.append(round(time.perf_counter() - t_stop, 2))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -218,6 +242,18 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / _TICK
+
+
+def pss_mb(pids: list[int]) -> list[float]:
+    """Proportional set size: shared pages (dlib's models loaded before fork) divided among
+    the processes sharing them, unlike RSS, which counts them in full in every worker."""
+    out = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+    return out
 
 
 def rss_mb(pids: list[int]) -> list[float]:
@@ -382,6 +418,7 @@ def run_load(server: Server, clients: int, seconds: float, username: str, script
         "server_cpu_ms_per_frame": round(cpu * 1000 / tally.frames_ok, 1) if tally.frames_ok else None,
         "server_cpu_utilisation": round(cpu / elapsed, 2),
         "worker_rss_mb": rss_mb(worker_pids(server.proc.pid)),
+        "worker_pss_mb": pss_mb(worker_pids(server.proc.pid)),
     }
 
 
@@ -409,12 +446,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         with gunicorn(url, args.workers, log, extra) as server:
             rss_idle = rss_mb(worker_pids(server.proc.pid))
+            pss_idle = pss_mb(worker_pids(server.proc.pid))
+            master_rss = rss_mb([server.proc.pid])
             for n in args.clients:
                 res = run_load(server, n, args.seconds, username, script)
                 runs.append(res)
                 print(json.dumps(res), flush=True)
                 time.sleep(3)
         text = log.read_text(errors="replace")
+        endings = attempt_summary(url)
         result = {
             "benchmark": "load",
             "label": args.label,
@@ -433,7 +473,11 @@ def main(argv: list[str] | None = None) -> int:
             },
             "healthy_after_s": server.healthy_after_s,
             "worker_rss_mb_idle": rss_idle,
+            "worker_pss_mb_idle": pss_idle,
+            "master_rss_mb": master_rss,
+            "shutdown_s": SHUTDOWN_S[-1] if SHUTDOWN_S else None,
             "runs": runs,
+            "attempt_endings": endings,
             "server_log": {
                 "database_is_locked": text.count("database is locked"),
                 "tracebacks": text.count("Traceback"),
@@ -442,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("healthy_after_s", "worker_rss_mb_idle", "server_log")}))
+    print(json.dumps({k: result[k] for k in ("healthy_after_s", "worker_rss_mb_idle", "worker_pss_mb_idle", "shutdown_s", "server_log")}))
     print(f"wrote {args.json}")
     return 0
 

@@ -14,8 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 DEFAULTS: dict[str, Any] = {
     # --- storage ---------------------------------------------------------------------------
-    # None = SQLite file "livegate.sqlite" in the instance folder (set in create_app). Any
-    # SQLAlchemy URL works here (PostgreSQL for several machines is on the roadmap).
+    # None = the DATABASE_URL environment variable when set (postgresql://user:pw@host/db for
+    # several workers or machines; served with psycopg 3), else the SQLite file
+    # "livegate.sqlite" in the instance folder (webapp/db/engine.py).
     "SQLALCHEMY_DATABASE_URI": None,
     # Where the ONNX liveness models and their cards live (a directory path).
     "LIVENESS_MODEL_DIR": str(PACKAGE_DIR / "assets" / "models"),
