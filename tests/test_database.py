@@ -51,6 +51,9 @@ def test_the_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(app_factory: AppFa
         assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
 
 
+_INSERT = "INSERT INTO audit_events (at, kind, subject, client_addr, detail) VALUES (CURRENT_TIMESTAMP, '{kind}', 's', '', '{{}}')"
+
+
 def test_a_writer_waits_for_another_instead_of_failing(app_factory: AppFactory) -> None:
     """One connection holds the write lock for 0.3 s; a second one's write waits it out."""
     import threading
