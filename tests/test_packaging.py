@@ -42,3 +42,26 @@ def test_compose_file_is_valid() -> None:
     proc = subprocess.run([exe, "-f", str(ROOT / "compose.yaml"), "config"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "livegate-instance:/app/instance" in proc.stdout
+
+
+def test_compose_scale_profile_is_valid() -> None:
+    """`docker compose --profile scale`: PostgreSQL, Redis, a one-shot migration, the replicas
+    (sharing one instance volume, so one secret key) and the proxy in front of them."""
+    import json
+
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose; .ci/run does)")
+    base = [exe, "-f", str(ROOT / "compose.yaml"), "--profile", "scale", "config"]
+    proc = subprocess.run([*base, "--services"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert {"postgres", "redis", "migrate", "livegate-replica", "proxy"} <= set(proc.stdout.split())
+    as_json = subprocess.run([*base, "--format", "json"], capture_output=True, text=True, timeout=60)
+    if as_json.returncode != 0:  # docker-compose 1.x has no --format
+        as_json = subprocess.run(base, capture_output=True, text=True, timeout=60)
+        assert "postgresql://livegate:" in as_json.stdout and "redis://redis:6379/0" in as_json.stdout
+        return
+    services = json.loads(as_json.stdout)["services"]
+    replica = services["livegate-replica"]
+    assert replica["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert replica["deploy"]["replicas"] >= 2
