@@ -47,7 +47,6 @@ def test_compose_file_is_valid() -> None:
 def test_compose_scale_profile_is_valid() -> None:
     """`docker compose --profile scale`: PostgreSQL, Redis, a one-shot migration, the replicas
     (sharing one instance volume, so one secret key) and the proxy in front of them."""
-    import json
 
     exe = shutil.which("docker-compose")
     if exe is None:
