@@ -55,6 +55,7 @@ from benchmarks.login_cost import DEFAULT_WIDTH, machine
 REPO = Path(__file__).resolve().parent.parent
 CAMERA_INTERVAL = 0.125  # seconds between camera frames (8 fps)
 _TICK = os.sysconf("SC_CLK_TCK")
+RUN_TOKEN = os.urandom(6).hex()  # client numbers repeat from one client count to the next
 SHUTDOWN_S: list[float] = []  # seconds from SIGTERM to the master's exit, per server run
 
 
@@ -334,7 +335,7 @@ def play(
         if wait > 0:
             time.sleep(wait)
         seq += 1
-        data = distinct(script.frames[cursor], f"lg-bench c{k} a{n} f{seq}")
+        data = distinct(script.frames[cursor], f"lg-bench {RUN_TOKEN} c{k} a{n} f{seq}")
         last_sent = time.perf_counter()
         try:
             r = http.post(url, files={"frame": ("frame.jpg", data, "image/jpeg")}, data={"seq": str(seq)}, timeout=60)
@@ -376,6 +377,8 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def run_load(server: Server, clients: int, seconds: float, username: str, script: Script) -> dict[str, Any]:
+    global RUN_TOKEN
+    RUN_TOKEN = os.urandom(6).hex()
     tally = Tally()
     stop = threading.Event()
     pids = worker_pids(server.proc.pid)
