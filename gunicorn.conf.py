@@ -20,6 +20,21 @@ graceful_timeout = 10
 # The app is imported in each worker, never preloaded in the master: onnxruntime imported
 # before fork makes workers hang on SIGTERM (shared/notes/stack.md).
 preload_app = False
+# Admission control (webapp/login/admission.py) sizes itself from the workers serving the
+# database; an explicit FLASK_ADMISSION_WORKERS (e.g. the total over several machines) wins.
+os.environ.setdefault("FLASK_ADMISSION_WORKERS", str(workers))
+
+
+def on_starting(server):
+    """Load dlib's models (HOG detector, 68- and 5-point predictors, ResNet encoder: ~130 MB)
+    once in the master, before the workers fork, so they share those pages copy-on-write instead
+    of loading a copy each. Only dlib: it starts no threads; onnxruntime stays per worker."""
+    if os.environ.get("LIVEGATE_PRELOAD_DLIB", "1") != "1":
+        return
+    from webapp.face.engine import FaceEngine
+
+    FaceEngine().load()
+    server.log.info("dlib models loaded before fork")
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"

@@ -128,17 +128,22 @@ def redblue_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return test_models.build_model_dir(tmp_path_factory.mktemp("models"))
 
 
-def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
-    """An app on a new migrated SQLite file in ``tmp_path``. Tests get apps from the
-    ``app_factory`` fixture, which also tears them down; this is for scripts (benchmarks/)."""
+def make_app(tmp_path: Path, model_dir: Path | str, *, sqlite: bool = False, **overrides: Any) -> Flask:
+    """An app on a new migrated database: a SQLite file in ``tmp_path``, or a new database on
+    the PostgreSQL server of LIVEGATE_TEST_DATABASE_URL when set (tests/support/databases.py)
+    and ``sqlite`` is False. Tests get apps from the ``app_factory`` fixture, which also tears
+    them down; this is for scripts (benchmarks/)."""
     from flask_migrate import upgrade
 
+    from tests.support import databases
     from webapp import create_app
 
+    server = None if sqlite else databases.server_url()
+    uri = databases.create_database(server) if server else f"sqlite:///{tmp_path / 'test.sqlite'}"
     config: dict[str, Any] = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": uri,
         "LIVENESS_MODEL_DIR": str(model_dir),
         "PRELOAD_MODELS": False,
         # The OpenID Connect signing keys of this app, never the repository's instance folder.
@@ -146,7 +151,12 @@ def make_app(tmp_path: Path, model_dir: Path | str, **overrides: Any) -> Flask:
         # One fixed template key for every test app (databases are copied between them); tests
         # of the key file set TEMPLATE_KEYS None and a TEMPLATE_KEY_FILE of their own.
         "TEMPLATE_KEYS": [TEST_TEMPLATE_KEY],
+        # Tests start many attempts they never finish; admission control has its own tests
+        # (tests/api/test_admission.py), which turn it on.
+        "ADMISSION_MAX_ATTEMPTS": 0,
     }
+    if os.environ.get("LIVEGATE_TEST_REDIS_URL"):  # .ci/run's second pass: limits shared in Redis
+        config["REDIS_URL"] = os.environ["LIVEGATE_TEST_REDIS_URL"]
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = ClosingClient
@@ -161,6 +171,11 @@ def dispose_app(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if uri.startswith("postgresql"):
+        from tests.support import databases
+
+        databases.drop_database(uri)
 
 
 class AppFactory:
@@ -173,8 +188,8 @@ class AppFactory:
         self._default_model_dir = default_model_dir
         self._apps: list[Flask] = []
 
-    def __call__(self, model_dir: Path | str | None = None, **overrides: Any) -> Flask:
-        app = make_app(self._new_dir(), model_dir if model_dir is not None else self._default_model_dir, **overrides)
+    def __call__(self, model_dir: Path | str | None = None, *, sqlite: bool = False, **overrides: Any) -> Flask:
+        app = make_app(self._new_dir(), model_dir if model_dir is not None else self._default_model_dir, sqlite=sqlite, **overrides)
         self._apps.append(app)
         return app
 
@@ -260,7 +275,8 @@ class EnrolledDatabases:
         key = _enrollment_key(app)
         if key not in self._built:
             overrides = {k: app.config[k] for k, _ in key if k != "LIVENESS_MODEL_DIR"}
-            source = self._factory(app.config["LIVENESS_MODEL_DIR"], **overrides)
+            # Always a SQLite file: copied into each test's database, SQLite or PostgreSQL.
+            source = self._factory(app.config["LIVENESS_MODEL_DIR"], sqlite=True, **overrides)
             assert enroll(source, "alice", "Alice Example", self._photos) == 2
             dispose_app(source)
             self._built[key] = _database_file(source)
@@ -268,6 +284,9 @@ class EnrolledDatabases:
 
     def copy_into(self, app: Flask) -> None:
         template = self._template(app)
+        if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+            _copy_rows(template, app)
+            return
         target = sqlite3.connect(_database_file(app), isolation_level=None)
         try:
             target.execute("ATTACH DATABASE ? AS template", (str(template),))
@@ -286,6 +305,29 @@ class EnrolledDatabases:
             target.execute("DETACH DATABASE template")
         finally:
             target.close()
+
+
+def _copy_rows(template: Path, app: Flask) -> None:
+    """Every row of the SQLite ``template`` into the app's (PostgreSQL) database, parents
+    first, then each id sequence moved past the copied ids."""
+    import sqlalchemy as sa
+
+    from webapp.db.extensions import db
+
+    source = sa.create_engine(f"sqlite:///{template}")
+    try:
+        with app.app_context(), source.connect() as src, db.engine.begin() as dst:
+            for table in db.metadata.sorted_tables:
+                rows = [dict(r) for r in src.execute(table.select()).mappings()]
+                if not rows:
+                    continue
+                dst.execute(table.insert(), rows)
+                if "id" in table.c:
+                    dst.execute(
+                        sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT MAX(id) FROM \"{table.name}\"))")
+                    )
+    finally:
+        source.dispose()
 
 
 @pytest.fixture(scope="session")

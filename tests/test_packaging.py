@@ -92,3 +92,20 @@ def test_flask_finds_the_app_without_the_app_option() -> None:
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "End-user accounts and face enrollment" in proc.stdout
+
+
+def test_compose_scale_profile_is_valid() -> None:
+    """`docker compose --profile scale`: PostgreSQL, Redis, a one-shot migration, the replicas
+    (sharing one instance volume, so one secret key) and the proxy in front of them."""
+
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose; .ci/run does)")
+    base = [exe, "-f", str(ROOT / "compose.yaml"), "--profile", "scale", "config"]
+    proc = subprocess.run([*base, "--services"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert {"postgres", "redis", "migrate", "livegate-replica", "proxy"} <= set(proc.stdout.split())
+    full = subprocess.run(base, capture_output=True, text=True, timeout=60)
+    assert full.returncode == 0, full.stderr
+    for expected in ("DATABASE_URL: postgresql://livegate:", "REDIS_URL: redis://redis:6379/0", "replicas: 3", "livegate-scale-instance"):
+        assert expected in full.stdout, expected

@@ -72,8 +72,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # secret key, template keys, database
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livegate.sqlite'}"
+    from webapp.db.engine import database_uri, engine_options
+
+    uri = database_uri(app.config.get("SQLALCHEMY_DATABASE_URI"), os.environ, instance)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
     # Every knob parsed and validated now: a bad value stops the app here, naming its key.
     cfg = Settings.from_config(app.config)
     from webapp.web.texts import catalogue

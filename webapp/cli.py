@@ -1,4 +1,4 @@
-"""Command line: ``flask --app webapp admin ...`` and ``flask --app webapp users ...``."""
+"""Command line: ``flask --app webapp admin ...``, ``... users ...`` and ``... attempts sweep``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ admin_cli = AppGroup("admin", help="Administrator accounts and API tokens.")
 users_cli = AppGroup("users", help="End-user accounts and face enrollment.")
 locks_cli = AppGroup("locks", help="Sign-in locks and slowdowns (webapp/login/throttle.py).")
 keys_cli = AppGroup("keys", help="The keys that seal face templates at rest (webapp/accounts/sealing.py).")
+attempts_cli = AppGroup("attempts", help="Login attempts: maintenance.")
 
 
 def _fail(message: str) -> None:
@@ -287,9 +288,22 @@ def keys_rotate() -> None:
     click.echo(f"re-sealed {counts['resealed']} of {counts['templates']} templates with key {ring.current_id.hex()}")
 
 
+@attempts_cli.command("sweep")
+def attempts_sweep() -> None:
+    """Close every expired attempt still marked collecting (denied, timeout); for cron."""
+    from webapp.db.models import utcnow
+    from webapp.login.sweeper import sweep
+    from webapp.settings import settings
+
+    # The policy's knobs only (what out_of_budget reads): no model needs to load for this.
+    closed = sweep(utcnow(), settings().policy_knobs)
+    click.echo(f"closed {closed} expired attempts")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(locks_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(prune_command)
+    app.cli.add_command(attempts_cli)

@@ -14,8 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 DEFAULTS: dict[str, Any] = {
     # --- storage ---------------------------------------------------------------------------
-    # None = SQLite file "livegate.sqlite" in the instance folder (set in create_app). Any
-    # SQLAlchemy URL works here (PostgreSQL for several machines is on the roadmap).
+    # None = the DATABASE_URL environment variable when set (postgresql://user:pw@host/db for
+    # several workers or machines; served with psycopg 3), else the SQLite file
+    # "livegate.sqlite" in the instance folder (webapp/db/engine.py).
     "SQLALCHEMY_DATABASE_URI": None,
     # Where the ONNX liveness models and their cards live (a directory path).
     "LIVENESS_MODEL_DIR": str(PACKAGE_DIR / "assets" / "models"),
@@ -37,6 +38,13 @@ DEFAULTS: dict[str, Any] = {
     # between the two thresholds a frame is inconclusive (blur, angle) and simply not counted.
     "IDENTITY_MISMATCH_DISTANCE": 0.6,
     "IDENTITY_MIN_MATCHED_FRAMES": 3,
+    # Sparse encoding (webapp/login/identity.py): the 128-d descriptor (about 110 ms of CPU with
+    # the installed dlib, 70 % of a frame's cost) is computed only on the frames that need it:
+    # the first face frame of each unbroken face track, one face frame drawn by CSPRNG among the
+    # next IDENTITY_RANDOM_FRAME_SPAN after the baseline, and the frame a grant is decided on;
+    # face-track continuity binds the frames in between to the same person. False: every frame.
+    "IDENTITY_SPARSE_ENCODING": True,
+    "IDENTITY_RANDOM_FRAME_SPAN": 24,  # face frames (3 s at 8 fps): a challenge usually takes 2-6 s
     # --- passive liveness (decision policy 2) ----------------------------------------------
     # None = the fused threshold written in the shipped ensemble card.
     "LIVENESS_THRESHOLD": None,
@@ -158,6 +166,28 @@ DEFAULTS: dict[str, Any] = {
     # deployment's own texts merged over it (same keys; see README "Translating the pages").
     "UI_LANGUAGE": "en",
     "UI_TEXTS_FILE": None,
+    # --- admission control (webapp/login/admission.py) -------------------------------------
+    # How many attempts may collect frames at once. None: computed from the workers, the
+    # measured CPU cost of a frame and the page's pace (ADMISSION_* below); 0: no limit. Beyond
+    # it, login/start answers 503 `busy` with Retry-After, so the attempts already running finish.
+    "ADMISSION_MAX_ATTEMPTS": None,
+    # Worker processes serving this database (gunicorn.conf.py exports its worker count here;
+    # with several machines, the total).
+    "ADMISSION_WORKERS": 2,
+    # Server CPU per live frame, ms: the median of `python -m benchmarks.login_cost` on 2 cores
+    # (README "Performance"), with sparse encoding.
+    "ADMISSION_FRAME_CPU_MS": 60.0,
+    # Share of the workers' time the admitted attempts may use (the rest absorbs bursts,
+    # enrollment and admin requests).
+    "ADMISSION_UTILISATION": 0.8,
+    # An attempt that sent no frame for this long no longer counts as running (an abandoned tab).
+    "ADMISSION_IDLE_SECONDS": 10,
+    # Retry-After of a refusal: this many seconds plus up to as many again at random, so refused
+    # clients do not all come back in the same second.
+    "ADMISSION_RETRY_SECONDS": 3,
+    # Expired attempts closed (`timeout`) by the opportunistic sweep of each login/start;
+    # `flask attempts sweep` closes all of them.
+    "SWEEP_BATCH": 20,
     # --- attempts --------------------------------------------------------------------------
     "ATTEMPT_TTL_SECONDS": 60,
     "ATTEMPT_MAX_FRAMES": 150,

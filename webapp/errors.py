@@ -107,6 +107,12 @@ class ServiceUnavailable(ApiError):
     code, error, description = 503, "unavailable", "The service cannot serve this right now."
 
 
+class Busy(ServiceUnavailable):
+    """Admission control (login/admission.py): every attempt the service can carry is running."""
+
+    error, description = "busy", "Too many sign-ins are in progress; try again in a few seconds."
+
+
 # Codes for werkzeug's own exceptions (routing, method, body size) on API paths.
 _GENERIC_CODES = {
     400: "bad_request",

@@ -75,6 +75,9 @@ class _Reader:
     def optional_number(self, key: str) -> float | None:
         return None if self.cfg.get(key) is None else self.number(key)
 
+    def optional_integer(self, key: str, minimum: int | None = None) -> int | None:
+        return None if self.cfg.get(key) is None else self.integer(key, minimum)
+
     def flag(self, key: str) -> bool:
         raw = self._raw(key)
         if isinstance(raw, bool):
@@ -164,6 +167,27 @@ class AttemptSettings:
 
 
 @dataclass(frozen=True)
+class AdmissionSettings:
+    """Admission control (webapp/login/admission.py); see the ADMISSION_* keys."""
+
+    max_attempts: int | None  # None: computed (capacity()); 0: no limit
+    workers: int
+    frame_cpu_ms: float
+    utilisation: float
+    idle_seconds: int
+    retry_seconds: int
+    sweep_batch: int
+
+
+@dataclass(frozen=True)
+class EncodingSettings:
+    """Which login frames get a 128-d identity encoding (webapp/login/identity.py)."""
+
+    sparse: bool  # False: every face frame
+    random_span: int  # the CSPRNG-chosen frame lies within this many face frames after the baseline
+
+
+@dataclass(frozen=True)
 class ReplaySettings:
     lookback_attempts: int  # the same username's recent attempts compared for near-duplicates
     near: NearDuplicateSettings
@@ -232,6 +256,8 @@ class Settings:
     detector: DetectorSettings
     challenge: ChallengeSettings
     attempts: AttemptSettings
+    encoding: EncodingSettings
+    admission: AdmissionSettings
     replay: ReplaySettings
     throttle: ThrottleSettings
     frame_limits: ImageLimits
@@ -313,6 +339,19 @@ class Settings:
                 max_frames=r.integer("ATTEMPT_MAX_FRAMES", minimum=1),
                 frame_interval_ms=r.integer("FRAME_INTERVAL_MS", minimum=0),
                 blink_frame_interval_ms=r.integer("BLINK_FRAME_INTERVAL_MS", minimum=0),
+            ),
+            encoding=EncodingSettings(
+                sparse=r.flag("IDENTITY_SPARSE_ENCODING"),
+                random_span=r.integer("IDENTITY_RANDOM_FRAME_SPAN", minimum=1),
+            ),
+            admission=AdmissionSettings(
+                max_attempts=r.optional_integer("ADMISSION_MAX_ATTEMPTS", minimum=0),
+                workers=r.integer("ADMISSION_WORKERS", minimum=1),
+                frame_cpu_ms=r.number("ADMISSION_FRAME_CPU_MS", minimum=0.1),
+                utilisation=r.number("ADMISSION_UTILISATION", minimum=0.01),
+                idle_seconds=r.integer("ADMISSION_IDLE_SECONDS", minimum=1),
+                retry_seconds=r.integer("ADMISSION_RETRY_SECONDS", minimum=1),
+                sweep_batch=r.integer("SWEEP_BATCH", minimum=0),
             ),
             replay=ReplaySettings(
                 lookback_attempts=r.integer("REPLAY_LOOKBACK_ATTEMPTS", minimum=0),

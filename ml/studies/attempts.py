@@ -190,6 +190,7 @@ def make_app(workdir: Path, models_dir: Path) -> Any:
         "CHALLENGE_STEPS": [],
         "RATE_LIMIT_ATTEMPTS": 0,
         "LOCKOUT_THRESHOLD": 0,
+        "ADMISSION_MAX_ATTEMPTS": 0,  # challenge draws are abandoned attempts: never refuse one
     }
     app = create_app(config)
     with app.app_context():

@@ -1,13 +1,41 @@
-"""Database engine settings that depend on the backend."""
+"""Which database, and engine settings that depend on the backend.
+
+SQLite (a file in the instance folder) is the default: embedded, nothing to run. ``DATABASE_URL``
+(the usual variable of hosting platforms and compose files) or ``SQLALCHEMY_DATABASE_URI``
+selects another database; PostgreSQL URLs are served with psycopg 3, whatever driver they name.
+All state a frame needs lives in the database (the attempt row and its JSON progress), so any
+worker on any machine sharing the database can take any frame.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+_POSTGRES_PREFIXES = ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://")
+
+
+def database_uri(configured: str | None, environ: Mapping[str, str], instance: Path) -> str:
+    """The SQLAlchemy URL: the configured one, else ``DATABASE_URL``, else the instance's SQLite
+    file; PostgreSQL URLs are rewritten to the psycopg 3 driver (``postgresql+psycopg://``)."""
+    raw = configured or environ.get("DATABASE_URL") or f"sqlite:///{instance / 'livegate.sqlite'}"
+    for prefix in _POSTGRES_PREFIXES:
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw.removeprefix(prefix)
+    return raw
+
+
+def engine_options(uri: str) -> dict[str, Any]:
+    """Pool settings per backend: PostgreSQL connections are checked before use (a restarted
+    server or a proxy's idle cut must not fail a login) and recycled every 30 minutes."""
+    if uri.startswith("postgresql"):
+        return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    return {}
 
 
 def secure_sqlite_files(database: str) -> None:

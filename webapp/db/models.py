@@ -135,7 +135,9 @@ class AttemptFrame(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("login_attempts.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int]  # server-side order of arrival, 1-based
-    client_seq: Mapped[int | None]
+    # What the client sent as `seq`: any signed 64-bit integer (uploads.optional_int), so BIGINT
+    # (PostgreSQL's INTEGER is 32-bit; SQLite's is 64-bit either way).
+    client_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # sha256 of the uploaded bytes: byte-identical frames within and across attempts = replay.
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)

@@ -23,6 +23,9 @@ class FrameFacts:
     sha256: str
     faces: int
     distance: float | None = None  # to the claimed user's nearest template; inf if none enrolled
+    # False: the frame's face was not encoded (sparse encoding), so ``distance`` says nothing;
+    # the face track binds it to the encoded frames around it.
+    encoded: bool = True
     live_score: float | None = None
     signals: FaceSignals | None = None
     landmarks: np.ndarray | None = None  # (68, 2) of the one face

@@ -52,6 +52,7 @@ class FrameContext:
     created_at: datetime
     templates: np.ndarray  # the claimed user's identity encodings, (n, 128)
     references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
+    encode: bool = True  # compute the identity encoding of this frame's face (login/identity.py)
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -88,9 +89,8 @@ def analyze_login_frame(
     quality = None
     if len(boxes) == 1:
         box = boxes[0]
-        obs = rt.engine.observe(rgb, box, encode=True)
-        assert obs.encoding is not None
-        distance = best_distance(obs.encoding, ctx.templates)
+        obs = rt.engine.observe(rgb, box, encode=ctx.encode)
+        distance = best_distance(obs.encoding, ctx.templates) if obs.encoding is not None else float("nan")
         context = matching_box(context_boxes, box) if context_boxes is not None else None
         live = rt.require_ensemble().score_face(rgb, box, ctx.references, context)
         signals = face_signals(obs, rgb.shape)
@@ -99,6 +99,7 @@ def analyze_login_frame(
             "faces": 1,
             "box": box.as_list(),
             "distance": round(distance, 4) if np.isfinite(distance) else None,
+            "encoded": obs.encoding is not None,
             "live": live.live_score,
             "context_box": context.as_list() if context else None,
             "models": live.models,
@@ -109,7 +110,14 @@ def analyze_login_frame(
             "quality": obs.quality.score(),
         }
         signature = frame_signature(rgb, box.as_list(), signals.yaw, signals.pitch, obs.encoding)
-        face = {"distance": distance, "live_score": live.live_score, "signals": signals, "landmarks": obs.landmarks, "signature": signature}
+        face = {
+            "distance": distance if obs.encoding is not None else None,
+            "encoded": obs.encoding is not None,
+            "live_score": live.live_score,
+            "signals": signals,
+            "landmarks": obs.landmarks,
+            "signature": signature,
+        }
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
     return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None))

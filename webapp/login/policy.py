@@ -135,6 +135,7 @@ def apply_frame(state: AttemptState, challenge: list[str], frame: FrameFacts, se
         return verdict
     if frame.faces == 0:
         state.no_face_frames += 1
+        state.encoded_in_track = 0  # whoever comes back after a gap is identified again
         _bridge(state, frame, policy)
         return COLLECTING
     if frame.faces > 1:
@@ -195,6 +196,13 @@ def _several_faces(state: AttemptState, frame: FrameFacts, seq: int, policy: Pol
 
 def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) -> Verdict | None:
     """Decision policy 1: enough frames of the claimed user, and none of anyone else."""
+    if not frame.encoded:
+        state.last_frame_encoded = False
+        return None
+    state.encodings += 1
+    state.encoded_in_track += 1
+    state.last_frame_encoded = True
+    state.encode_next = False
     distance = frame.distance if frame.distance is not None else float("inf")
     if distance > policy.mismatch_distance:
         return _deny(NO_MATCH, f"frame {seq} shows someone else (distance {distance:.3f})")
@@ -227,6 +235,7 @@ def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: 
             # Another face took the place of the one being tracked: nothing half-done by the
             # previous face may count for the current step.
             state.track_breaks += 1
+            state.encoded_in_track = 0  # the next face frame is encoded: who is this?
             state.step_progress = {}
             state.blink_ears, state.blink_times = [], []
             # Without a challenge there is no step to fail: a jump only clears half-done evidence.
@@ -283,6 +292,7 @@ def _continuity(state: AttemptState, frame: FrameFacts, policy: Policy) -> Verdi
     if not codes:
         return None
     state.continuity_breaks.append("+".join(codes))
+    state.encoded_in_track = 0
     state.step_progress = {}
     state.blink_ears, state.blink_times = [], []
     if len(state.continuity_breaks) > policy.continuity.max_breaks:
@@ -330,6 +340,7 @@ def decide(state: AttemptState, challenge: list[str], policy: Policy) -> Verdict
     if state.step_index < len(challenge):
         return COLLECTING
     if state.matched_frames < policy.min_matched_frames:
+        state.encode_next = True  # identity evidence is what is missing (sparse encoding)
         return COLLECTING
     if len(state.live_scores) < policy.live_min_frames:
         return COLLECTING
@@ -337,6 +348,10 @@ def decide(state: AttemptState, challenge: list[str], policy: Policy) -> Verdict
     assert live is not None
     if live < policy.live_threshold:
         return _deny(SPOOF, f"mean live score {live:.3f} < {policy.live_threshold:.3f} over {len(state.live_scores)} frames")
+    if not state.last_frame_encoded:
+        # Never grant on a frame whose face was not encoded: the next one is, and decides.
+        state.encode_next = True
+        return COLLECTING
     return Verdict(STATE_GRANTED, None, f"{state.matched_frames} matched frames, live {live:.3f}, steps {challenge}")
 
 

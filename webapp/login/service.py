@@ -39,14 +39,19 @@ from webapp.db.models import (
 from webapp.errors import AttemptExpired, AttemptFinished, Locked, RateLimited
 from webapp.login import hints
 from webapp.login import policy as pol
+from webapp.login.admission import admit
 from webapp.login.attempts import get_attempt
 from webapp.login.frames import FrameContext, FrameReport, analyze_login_frame
+from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
+from webapp.login.sweeper import close_expired, sweep
 from webapp.login.throttle import check_face_login
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
 from webapp.settings import settings
+
+_APPLY_TRIES = 8
 
 
 def current_policy() -> pol.Policy:
@@ -70,6 +75,8 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_i
         audit(exc.error, subject=username, client_addr=client_addr, retry_after=exc.retry_after, device=device_id)
         db.session.commit()
         raise
+    _sweep_some(now, cfg.admission.sweep_batch)
+    admit(now, cfg.admission, cfg.attempts)  # 503 busy beyond what the workers can carry
     user = db.session.scalar(sa.select(User).where(User.username == username))
     attempt = LoginAttempt(
         public_id=secrets.token_urlsafe(24),
@@ -82,13 +89,24 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_i
         state=STATE_COLLECTING,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg.attempts.ttl_seconds),
-        progress=AttemptState().to_json(),
+        progress=AttemptState(encode_at=draw_encode_at(cfg.policy_knobs.baseline_frames, cfg.encoding.random_span)).to_json(),
         scores={},
     )
     db.session.add(attempt)
     db.session.commit()
     metrics.ATTEMPTS_STARTED.inc()
     return attempt
+
+
+def _sweep_some(now: datetime, batch: int) -> None:
+    """Close a few expired attempts (login/sweeper.py) in their own transaction: a start never
+    fails because of someone else's stale attempt."""
+    if batch <= 0:
+        return
+    try:
+        sweep(now, current_policy(), batch)
+    except StaleDataError:
+        db.session.rollback()
 
 
 def _finish(attempt: LoginAttempt, verdict: pol.Verdict) -> None:
@@ -103,11 +121,7 @@ def ensure_open(attempt: LoginAttempt) -> None:
     on first touch, and keeps answering 410 afterwards."""
     now = utcnow()
     if attempt.state == STATE_COLLECTING and now >= attempt.expires_at:
-        state = AttemptState.from_json(attempt.progress)
-        verdict = pol.out_of_budget(state, list(attempt.challenge), current_policy(), "expired")
-        state.prev_signature = None  # see _apply: not kept once the attempt is decided
-        attempt.progress = state.to_json()
-        _finish(attempt, verdict)
+        close_expired(attempt, current_policy(), now)
         db.session.commit()
         _report_decision(attempt)
         raise AttemptExpired()
@@ -137,12 +151,15 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
     templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
     if attempt.user_id is None:
         templates = decoy_templates(attempt.username)  # analysed like a real account's frames
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs)
+    encode = needs_encoding(AttemptState.from_json(attempt.progress), settings().encoding)
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode)
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
     metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
 
-    for _ in range(3):
+    # Frames of one attempt racing each other: each retry is cheap (no re-analysis), and a burst
+    # this long is refused anyway (the policy counts frames sent in parallel).
+    for _ in range(_APPLY_TRIES):
         try:
             with metrics.stage("decision"):
                 outcome = _apply(attempt, report, client_seq, policy)
@@ -295,6 +312,7 @@ def _summary(state: AttemptState) -> dict[str, Any]:
         "face_frames": state.face_frames,
         "no_face_frames": state.no_face_frames,
         "matched_frames": state.matched_frames,
+        "encodings": state.encodings,
         "best_distance": None if state.best_distance in (None, float("inf")) else round(state.best_distance, 4),
         "worst_distance": None if state.worst_distance in (None, float("inf")) else round(state.worst_distance, 4),
         "live_mean": None if state.live_mean is None else round(state.live_mean, 4),

@@ -39,6 +39,14 @@ class AttemptState:
     step_progress: dict[str, Any] = field(default_factory=dict)
     steps_done: list[dict[str, Any]] = field(default_factory=list)  # {"step", "seq"}
     matched_frames: int = 0
+    # Sparse identity encoding (webapp/login/identity.py): the CSPRNG-drawn face frame to encode,
+    # encodings since the face track last broke, whether the last face frame was encoded, and
+    # the policy's request to encode the next one (it grants only on an encoded frame).
+    encode_at: int | None = None
+    encodings: int = 0
+    encoded_in_track: int = 0
+    last_frame_encoded: bool = False
+    encode_next: bool = False
     best_distance: float | None = None
     worst_distance: float | None = None
     live_scores: list[float] = field(default_factory=list)

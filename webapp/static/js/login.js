@@ -193,6 +193,24 @@ function retryAfter(resp) {
   return Number.isFinite(value) && value > 0 ? value : 60;
 }
 
+// Admission control: while every attempt the server can carry is running, login/start answers
+// 503 "busy" with Retry-After. Wait that long, counting down, and ask again (a few times).
+const BUSY_RETRIES = 20;
+
+async function startWhenAdmitted(username, mine) {
+  for (let tries = 0; ; tries++) {
+    const answer = await postJson(settings.startUrl, { username });
+    if (answer.resp.status !== 503 || answer.data.error !== 'busy' || tries >= BUSY_RETRIES || mine !== run) return answer;
+    root.dataset.busy = 'true';
+    for (let left = Math.max(1, Number(answer.resp.headers.get('Retry-After')) || 3); left > 0 && mine === run; left--) {
+      say(t('busy.retrying', { seconds: left }), 'wait');
+      await sleep(1000);
+    }
+    delete root.dataset.busy;
+    say(t('prompt.starting'));
+  }
+}
+
 async function signIn(username, mine) {
   say(t('prompt.starting'));
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -204,7 +222,7 @@ async function signIn(username, mine) {
   showScreen('stage');
   cancelBtn.hidden = false;
 
-  const { resp, data } = await postJson(settings.startUrl, { username });
+  const { resp, data } = await startWhenAdmitted(username, mine);
   if (mine !== run) return;
   if (resp.status === 423) return showLocked(retryAfter(resp), 'locked.wait');
   if (resp.status === 429) return showLocked(retryAfter(resp), 'rate_limited.wait');
