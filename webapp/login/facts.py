@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.challenge.continuity import FrameSignature
+from webapp.challenge.screenlight import LightSample
 from webapp.challenge.steps import FaceSignals
 from webapp.replay import ReplayFacts
 
@@ -27,6 +28,7 @@ class FrameFacts:
     signals: FaceSignals | None = None
     landmarks: np.ndarray | None = None  # (68, 2) of the one face
     signature: FrameSignature | None = None  # scene, pose and face, for continuity
+    light: LightSample | None = None  # skin and background colour, for the screen-light step
     replay: ReplayFacts = field(default_factory=ReplayFacts)
     t: float = 0.0
     t_done: float = 0.0

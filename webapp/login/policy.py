@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from webapp.challenge import screenlight
 from webapp.challenge.blink import append_history
 from webapp.challenge.continuity import ContinuitySettings, FrameSignature, breaks, compare
 from webapp.challenge.geometry import same_face_track
@@ -92,6 +94,8 @@ class Policy:
         return self.blink_step_max_frames if step == "blink" else self.step_max_frames
 
     def max_seconds_for(self, step: str) -> float:
+        if step == "screen_light":  # the drawn sequence's longest length, and a second to judge it
+            return max(self.step_max_seconds, self.steps.light.sequence_max_seconds + 1.0)
         return self.blink_step_max_seconds if step == "blink" else self.step_max_seconds
 
     @property
@@ -105,6 +109,7 @@ class Verdict:
     state: str
     reason: str | None = None
     detail: str | None = None
+    prompt: str | None = None  # a denial's own prompt (a step that knows why it failed), else the reason's
 
 
 COLLECTING = Verdict(STATE_COLLECTING)
@@ -276,13 +281,27 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
     if state.step_started_t is None:
         state.step_started_t = round(frame.t, 4)
     state.step_frames += 1
-    step_frame = StepFrame(signals, baseline_of(state), tuple(state.blink_ears), tuple(state.blink_times), state.step_frames)
+    step_frame = StepFrame(
+        signals,
+        baseline_of(state),
+        tuple(state.blink_ears),
+        tuple(state.blink_times),
+        state.step_frames,
+        t=frame.t,
+        t_done=frame.t_done,
+        light=frame.light,
+        light_plan=state.light,
+    )
     if step.update(state.step_progress, step_frame, policy.steps):
         state.steps_done.append({"step": step.name, "seq": seq, "frames": state.step_frames})
         state.step_index += 1
         state.step_frames = 0
         state.step_started_t = round(frame.t, 4)
         state.step_progress = {}
+    elif state.step_progress.get("failed"):
+        # The step itself knows why it failed (screen light): its code goes to the audit trail.
+        detail = f"step {state.step_index + 1} ({step.name}): {state.step_progress.get('detail') or state.step_progress['failed']}"
+        return Verdict(STATE_DENIED, CHALLENGE_FAILED, detail, "Sign-in failed: " + step.prompt(state.step_progress))
     else:
         elapsed = frame.t - state.step_started_t
         if elapsed >= policy.max_seconds_for(step.name) or state.step_frames >= policy.max_frames_for(step.name):
@@ -350,6 +369,8 @@ def prompt_of(state: AttemptState, challenge: list[str], policy: Policy, verdict
     if verdict.state == STATE_GRANTED:
         return "You are signed in."
     if verdict.state == STATE_DENIED:
+        if verdict.prompt:
+            return verdict.prompt
         return _DENIED_PROMPTS.get(verdict.reason or "", "Sign-in failed. Please try again.")
     if last_faces == 0:
         return "We can't see your face. Centre it in the oval, with light on it."
@@ -361,6 +382,16 @@ def prompt_of(state: AttemptState, challenge: list[str], policy: Policy, verdict
     if challenge and len(state.baseline_ears) < policy.baseline_frames:
         return "Look straight at the camera."
     return "Hold still and look at the camera."
+
+
+def tell_light(state: AttemptState, challenge: list[str], policy: Policy, verdict: Verdict, now: float) -> dict[str, Any] | None:
+    """The colour the page is to show behind the camera view from this answer on (screen-light
+    step), or None. What is told is recorded in ``state.light`` with ``now`` (the server time of
+    the answer): the step judges the frames by what the page was told, not by the schedule."""
+    if verdict.state != STATE_COLLECTING or state.light is None or current_step(state, challenge, policy) != "screen_light":
+        return None
+    screenlight.tell(state.light, now)
+    return screenlight.instruction(state.light, now, policy.steps.light)
 
 
 _DENIED_PROMPTS = {

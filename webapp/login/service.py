@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.accounts.templates import user_material
 from webapp.accounts.users import normalise_username
+from webapp.challenge import screenlight
 from webapp.challenge.motion import MOTION_AUDIT_KEYS
 from webapp.challenge.steps import pick_challenge
 from webapp.db.audit import audit
@@ -54,7 +55,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
     """
     cfg = settings()
     username = normalise_username(raw_username)
-    current_policy()  # refuse (503) before promising a challenge we cannot judge
+    policy = current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
         check_client_rate(client_addr, now, cfg.throttle)
@@ -64,17 +65,20 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str) -> Login
         db.session.commit()
         raise
     user = db.session.scalar(sa.select(User).where(User.username == username))
+    challenge = pick_challenge(list(cfg.challenge.steps), cfg.challenge.count)
+    # The screen-light sequence is drawn now (CSPRNG) and never leaves the server as a whole.
+    light = screenlight.draw_plan(policy.steps.light) if "screen_light" in challenge else None
     attempt = LoginAttempt(
         public_id=secrets.token_urlsafe(24),
         username=username,
         user_id=user.id if user else None,
         client_addr=client_addr,
         user_agent=user_agent[:256],
-        challenge=pick_challenge(list(cfg.challenge.steps), cfg.challenge.count),
+        challenge=challenge,
         state=STATE_COLLECTING,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg.attempts.ttl_seconds),
-        progress=AttemptState().to_json(),
+        progress=AttemptState(light=light).to_json(),
         scores={},
     )
     db.session.add(attempt)
@@ -115,6 +119,7 @@ class FrameOutcome:
     progress: float
     step: str | None
     user: User | None
+    light: dict[str, Any] | None = None  # the colour the page shows now (screen-light step)
 
 
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
@@ -160,6 +165,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         # The continuity signature holds a coarse thumbnail of the frame and the face descriptor
         # (int8): needed only while the attempt runs, never kept once it is decided.
         state.prev_signature = None
+    light = pol.tell_light(state, challenge, policy, verdict, facts.t_done)  # recorded with the state
     attempt.progress = state.to_json()
     attempt.scores = _summary(state)
     outcome = "ok" if facts.faces == 1 else ("no_face" if facts.faces == 0 else "multiple_faces")
@@ -196,6 +202,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         progress=1.0 if verdict.state == STATE_GRANTED else pol.progress_of(state, challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,
+        light=light,
     )
 
 

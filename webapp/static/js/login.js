@@ -2,6 +2,7 @@
 // The face sign-in page: start an attempt, stream camera frames one request at a time, show
 // the server's prompt and progress, and follow the redirect once the server grants the login.
 import { openCamera, stopCamera, grabFrame, freshFrame, sleep } from './camera.js';
+import { ScreenLight } from './screenlight.js';
 
 const root = document.getElementById('login');
 const form = document.getElementById('login-form');
@@ -21,7 +22,7 @@ const settings = {
   defaultInterval: Number(root.dataset.defaultInterval) || 120,
 };
 
-const STEP_LABELS = { blink: 'blink', turn_left: 'turn left', turn_right: 'turn right', closer: 'come closer' };
+const STEP_LABELS = { blink: 'blink', turn_left: 'turn left', turn_right: 'turn right', closer: 'come closer', screen_light: 'light check' };
 
 let stream = null;
 
@@ -46,6 +47,7 @@ async function postJson(url, body) {
 }
 
 function finish(ok) {
+  ScreenLight.clear();
   stopCamera(stream);
   stream = null;
   stage.hidden = !ok;
@@ -96,6 +98,7 @@ async function signIn(username) {
       say(result.message || 'Sign-in failed.', 'error');
       return finish(false);
     }
+    ScreenLight.apply(result.light); // the screen-light step's colour for now, or none
     progressEl.value = result.progress || 0;
     showSteps(steps, result.step);
     root.dataset.state = result.state;
