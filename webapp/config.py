@@ -99,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     # LIGHT_TRANSITION_MS). The step's time budget is the longest sequence plus 1 s (or
     # CHALLENGE_STEP_MAX_SECONDS if longer); settings refuse a sequence over half the attempt TTL.
     "LIGHT_COLOURS": 6,
-    "LIGHT_PALETTE": ["red", "green", "blue", "white", "black"],
+    "LIGHT_PALETTE": ["red", "green", "blue", "cyan", "magenta", "yellow"],
     "LIGHT_MIN_SECONDS": 0.8,
     "LIGHT_MAX_SECONDS": 1.3,
     "LIGHT_TRANSITION_MS": 300,
@@ -111,7 +111,7 @@ DEFAULTS: dict[str, Any] = {
     # change for a fully lit channel). A face at least this bright (sRGB skin level) with no
     # response is told the room is too bright.
     "LIGHT_MIN_FRAMES": 8,
-    "LIGHT_MIN_CORRELATION": 0.5,
+    "LIGHT_MIN_CORRELATION": 0.7,
     "LIGHT_MIN_RESPONSE": 0.01,
     # "The background responds less than the face": at least this share of the face's own
     # log change must remain in the face/background ratio (a tint of the whole picture: ~4 %).

@@ -396,6 +396,35 @@ def run(live_sessions: int, attack_sessions: int, workers: int, seed: int) -> di
     }
 
 
+SWEEP = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def passes_at(s: dict[str, Any], min_correlation: float, cfg: sl.LightSettings) -> bool:
+    """The step's decision for a session at another LIGHT_MIN_CORRELATION (the best lag does not
+    depend on it; ``evaluate`` applies exactly these rules)."""
+    if s["code"] == sl.TOO_FEW_FRAMES:
+        return False
+    tint = s["face_correlation"] >= min_correlation and s["response"] < cfg.min_own_share * s["face_response"]
+    return s["correlation"] >= min_correlation and not tint and s["response"] >= cfg.min_response
+
+
+def threshold_sweep(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Live false rejects per strength and attacks accepted (pooled over strengths) per threshold."""
+    cfg = sl.LightSettings()
+    out: dict[str, Any] = {}
+    for thr in SWEEP:
+        live = {
+            str(r): round(float(np.mean([not passes_at(s, thr, cfg) for s in sessions if s["kind"] == "live" and s["r"] == r])), 4)
+            for r in STRENGTHS
+        }
+        attacks = {
+            kind: round(float(np.mean([passes_at(s, thr, cfg) for s in sessions if s["kind"] == kind])), 4)
+            for kind in (*ATTACKS_SWEPT, *ATTACKS_FLAT)
+        }
+        out[str(thr)] = {"live_false_rejects": live, "attacks_accepted": attacks}
+    return out
+
+
 def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     by: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for s in raw["sessions"]:
@@ -428,6 +457,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         "clips": raw["clips"],
         "seconds": raw["seconds"],
         "settings": asdict(sl.LightSettings()),
+        "threshold_sweep": threshold_sweep(raw["sessions"]),
     }
 
 

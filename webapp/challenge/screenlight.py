@@ -20,7 +20,9 @@ and continued down to the frame bottom, so neck and chest, which the screen ligh
 excluded), clipped and black pixels left out. The statistic is the log ratio face / background per
 channel: camera gains (auto-exposure, white balance) multiply both and cancel, as do the skin's
 own reflectances; what remains is ``log(1 + r * s_c)``, ``r`` the screen-to-ambient illuminance
-ratio on the face and ``s_c`` the shown colour's channel.
+ratio on the face and ``s_c`` the shown colour's channel. Only its chromatic part (the mean over
+the channels removed, frame by frame) is judged: brightness also changes with head movement and a
+moving camera, chromaticity hardly (ml/studies/README.md, screen light).
 """
 
 from __future__ import annotations
@@ -36,12 +38,16 @@ import numpy as np
 
 from webapp.config import DEFAULTS
 
-# Saturated colours of the backdrop, as sRGB triples. Primaries move one camera channel each
-# (most separable); white and black move all three together. A draw uses LIGHT_PALETTE's subset.
+# Saturated colours of the backdrop, as sRGB triples. Primaries move one camera channel each,
+# secondaries two: every one changes the face's chromaticity, which is what is judged. White and
+# black change brightness only (no chromatic signal); they are available, not in the default.
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0),
     "green": (0, 255, 0),
     "blue": (0, 0, 255),
+    "cyan": (0, 255, 255),
+    "magenta": (255, 0, 255),
+    "yellow": (255, 255, 0),
     "white": (255, 255, 255),
     "black": (0, 0, 0),
 }
@@ -315,9 +321,18 @@ def stimulus(plan: dict[str, Any], times: np.ndarray, lag: float, transition: fl
     return out
 
 
+def _chroma(x: np.ndarray) -> np.ndarray:
+    """The chromatic part of per-channel logs (or of a colour): each frame's mean over the
+    channels removed. Brightness changes - head movement, auto-exposure, a hand-held camera
+    panning over a brighter background - move all channels together and leave it."""
+    return x - x.mean(axis=1, keepdims=True)
+
+
 def _fit(values: np.ndarray, stim: np.ndarray, times: np.ndarray) -> tuple[float, float]:
-    """Pooled partial correlation and slope of ``values`` on ``stim`` over the three channels,
-    each channel's offset and linear drift (slow lighting or pose change) removed first."""
+    """Pooled partial correlation and slope of the chromatic part of ``values`` (logs) on that of
+    ``stim`` over the three channels, each channel's offset and linear drift (slow lighting or
+    pose change) removed first."""
+    values, stim = _chroma(values), _chroma(stim)
     design = np.column_stack([np.ones_like(times), times - times.mean()])
     proj = design @ np.linalg.pinv(design)
     rv = values - proj @ values
