@@ -476,9 +476,10 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     for kind, colour in zip(ATTACKS_FLAT, ("tab:blue", "tab:cyan"), strict=True):
         row = summary["table"][kind][0]
         ax.axhline(100 * (1 - row["rate"]), color=colour, ls=":", label=f"{kind} (no response): accepted")
-    for label, r in summary["conditions"].items():
+    for i, (label, r) in enumerate(summary["conditions"].items()):
         ax.axvline(r, color="grey", lw=0.7, alpha=0.6)
-        ax.text(r, 101, label.split(",")[0], rotation=90, fontsize=6, va="bottom", ha="center", color="grey")
+        short = label.replace(" cd/m2", "").replace(" (weakest)", " *").split(" (")[0]
+        ax.text(r, 97 - 9 * (i % 3), short, rotation=0, fontsize=6, va="top", ha="left", color="dimgrey")
     ax.set_xscale("log")
     ax.set_xlabel("reflection strength r = screen / ambient illuminance on the face")
     ax.set_ylabel("% of simulated steps")
