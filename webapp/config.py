@@ -103,6 +103,37 @@ DEFAULTS: dict[str, Any] = {
     "CLOSER_RATIO": 1.2,
     "CLOSER_FRAMES": 2,
     "CLOSER_MAX_YAW": 12.0,
+    # Screen light (step "screen_light", webapp/challenge/screenlight.py): the page fills the
+    # screen around the camera view with a colour sequence the server drew (CSPRNG) and tells one
+    # colour at a time; the face's colour relative to the background must follow it. Opt-in (add
+    # "screen_light" to CHALLENGE_STEPS): the simulation (ml/studies/README.md, screen light) rejects
+    # 84 % of live steps at 1000 lux with a laptop at arm's length (22 % at 300 lux), far above
+    # the 1 % a default may add.
+    # LIGHT_COLOURS segments of LIGHT_MIN_SECONDS-LIGHT_MAX_SECONDS each (photosensitivity: at most
+    # 3 changes a second, settings refuse a shorter minimum; the page fades over
+    # LIGHT_TRANSITION_MS). The step's time budget is the longest sequence plus 1 s (or
+    # CHALLENGE_STEP_MAX_SECONDS if longer); settings refuse a sequence over half the attempt TTL.
+    "LIGHT_COLOURS": 6,
+    "LIGHT_PALETTE": ["red", "green", "blue", "cyan", "magenta", "yellow"],
+    "LIGHT_MIN_SECONDS": 0.8,
+    "LIGHT_MAX_SECONDS": 1.3,
+    "LIGHT_TRANSITION_MS": 300,
+    # Told -> reflection in a received frame: the answer's trip back, the page's repaint, the
+    # camera's latency and the next frame's upload; searched on a 50 ms grid from 0 to this.
+    "LIGHT_MAX_LAG_MS": 500,
+    # Frames outside the fades needed for a judgement, and the judgement: pooled partial
+    # correlation of the face/background log ratio with the shown colour, and its slope (log
+    # change for a fully lit channel). A face at least this bright (sRGB skin level) with no
+    # response is told the room is too bright.
+    "LIGHT_MIN_FRAMES": 8,
+    "LIGHT_MIN_CORRELATION": 0.7,  # simulated attacks accepted 0.7-3.6 % at 0.7, 5-16 % at 0.5
+    "LIGHT_MIN_RESPONSE": 0.01,
+    # "The background responds less than the face": at least this share of the face's own
+    # log change must remain in the face/background ratio (a tint of the whole picture: ~4 %).
+    "LIGHT_MIN_OWN_SHARE": 0.5,
+    # Skin level of the live clips: p50 133, p95 154 (sRGB luma); above this, no response reads
+    # "too bright".
+    "LIGHT_BRIGHT_FACE_LEVEL": 160.0,
     # Face-track continuity between consecutive face frames (inter-ocular distances = IOD):
     # a real head moves at most this fast; a jump resets the current step, and more than
     # TRACK_MAX_BREAKS jumps fail the attempt. Calibrated on the shared live videos.

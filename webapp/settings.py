@@ -18,6 +18,7 @@ from flask import current_app
 
 from webapp.challenge.bridge import BridgeSettings
 from webapp.challenge.motion import MotionSettings
+from webapp.challenge.screenlight import PALETTE, LightSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
@@ -302,6 +303,7 @@ class Settings:
             raise SettingsError("TURN_RETURN_DEGREES: must be below TURN_YAW_DEGREES (a turned head is not back)")
         if steps and count > len(steps):
             raise SettingsError(f"CHALLENGE_COUNT: {count} steps drawn from a catalogue of {len(steps)}")
+        light = _light_settings(r, steps)
         planarity = (
             PlanaritySettings(
                 motion=MotionSettings(
@@ -444,6 +446,7 @@ class Settings:
                     closer_ratio=r.number("CLOSER_RATIO", minimum=1.0),
                     closer_frames=r.integer("CLOSER_FRAMES", minimum=1),
                     closer_max_yaw=r.number("CLOSER_MAX_YAW", minimum=0.0),
+                    light=light,
                 ),
                 track=TrackSettings(
                     max_speed=r.number("TRACK_MAX_SPEED_IOD", minimum=0.0),
@@ -508,6 +511,39 @@ def _language(r: _Reader) -> str:
     if not isinstance(raw, str) or not raw.replace("-", "").replace("_", "").isalnum() or len(raw) > 16:
         raise SettingsError(f"UI_LANGUAGE: expected a language tag such as 'en', got {raw!r}")
     return raw
+
+
+def _light_settings(r: _Reader, steps: tuple[str, ...]) -> LightSettings:
+    """LIGHT_*: the screen-light sequence and its judgement, checked for photosensitive safety
+    (at most 3 colour changes a second) and against the step's time budget."""
+    palette = r.str_list("LIGHT_PALETTE")
+    unknown = [c for c in palette if c not in PALETTE]
+    if unknown:
+        raise SettingsError(f"LIGHT_PALETTE: unknown colours {unknown}; known: {sorted(PALETTE)}")
+    if len(set(palette)) < 2:
+        raise SettingsError("LIGHT_PALETTE: at least two different colours")
+    light = LightSettings(
+        colours=r.integer("LIGHT_COLOURS", minimum=2),
+        palette=palette,
+        min_seconds=r.number("LIGHT_MIN_SECONDS", minimum=1.0 / 3.0),
+        max_seconds=r.number("LIGHT_MAX_SECONDS", minimum=1.0 / 3.0),
+        transition_ms=r.integer("LIGHT_TRANSITION_MS", minimum=0),
+        max_lag_ms=r.integer("LIGHT_MAX_LAG_MS", minimum=0),
+        min_frames=r.integer("LIGHT_MIN_FRAMES", minimum=3),
+        min_correlation=r.number("LIGHT_MIN_CORRELATION", minimum=0.0),
+        min_response=r.number("LIGHT_MIN_RESPONSE", minimum=0.0),
+        min_own_share=r.number("LIGHT_MIN_OWN_SHARE", minimum=0.0),
+        bright_face_level=r.number("LIGHT_BRIGHT_FACE_LEVEL", minimum=0.0),
+    )
+    if light.max_seconds < light.min_seconds:
+        raise SettingsError("LIGHT_MAX_SECONDS: must be at least LIGHT_MIN_SECONDS")
+    if light.transition_ms >= 1000 * light.min_seconds:
+        raise SettingsError("LIGHT_TRANSITION_MS: must be shorter than LIGHT_MIN_SECONDS (each colour must settle)")
+    if "screen_light" in steps and light.sequence_max_seconds + 1.0 > r.integer("ATTEMPT_TTL_SECONDS", minimum=1) / 2:
+        raise SettingsError(
+            f"LIGHT_COLOURS: {light.colours} x LIGHT_MAX_SECONDS {light.max_seconds} s takes more than half the attempt's time"
+        )
+    return light
 
 
 def settings() -> Settings:

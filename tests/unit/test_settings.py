@@ -85,3 +85,39 @@ def test_turn_bands_are_ordered() -> None:
     assert build(TURN_MAX_FAST_RETURNS=0).policy_knobs.steps.turn_max_fast_returns == 0
     with pytest.raises(SettingsError, match=r"^TURN_MAX_FAST_RETURNS"):
         build(TURN_MAX_FAST_RETURNS=-1)
+
+
+# --- screen light (LIGHT_*) ----------------------------------------------------------------
+
+
+def test_screen_light_is_a_known_step_and_its_settings_reach_the_policy() -> None:
+    cfg = build(CHALLENGE_STEPS=["blink", "screen_light"], CHALLENGE_COUNT=2, LIGHT_COLOURS=4, LIGHT_MAX_LAG_MS=400)
+    light = cfg.policy(0.5, None).steps.light
+    assert cfg.challenge.steps == ("blink", "screen_light")
+    assert (light.colours, light.max_lag_ms, light.palette) == (4, 400, tuple(DEFAULTS["LIGHT_PALETTE"]))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("LIGHT_PALETTE", ["red", "ultraviolet"], "unknown colours"),
+        ("LIGHT_PALETTE", ["red", "red"], "two different colours"),
+        ("LIGHT_PALETTE", "red", "list of strings"),
+        ("LIGHT_MIN_SECONDS", 0.2, "at least 0.33"),  # photosensitive safety: <= 3 changes a second
+        ("LIGHT_MAX_SECONDS", 0.5, "at least LIGHT_MIN_SECONDS"),
+        ("LIGHT_TRANSITION_MS", 900, "shorter than LIGHT_MIN_SECONDS"),
+        ("LIGHT_COLOURS", 1, "at least 2"),
+        ("LIGHT_MIN_CORRELATION", "high", "expected a number"),
+        ("LIGHT_MIN_FRAMES", 2, "at least 3"),
+    ],
+)
+def test_bad_light_settings_are_refused_naming_their_key(key: str, value: Any, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as err:
+        build(**{key: value})
+    assert str(err.value).startswith(f"{key}:")
+
+
+def test_a_light_sequence_longer_than_half_the_attempt_is_refused_when_drawn() -> None:
+    build(LIGHT_COLOURS=30)  # not in the catalogue: not drawn, not checked
+    with pytest.raises(SettingsError, match="half the attempt"):
+        build(CHALLENGE_STEPS=["screen_light"], CHALLENGE_COUNT=1, LIGHT_COLOURS=30)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from webapp.challenge import screenlight
 from webapp.challenge.blink import frames_since_closed, gaps
+from webapp.challenge.screenlight import LightSample, LightSettings
 from webapp.config import DEFAULTS
 
 
@@ -59,6 +61,12 @@ class StepFrame:
     ears: tuple[float, ...] = ()
     times: tuple[float, ...] = ()
     step_frames: int = 1  # face frames spent on this step, this one included
+    # For the screen-light step: server-clock arrival and answer times of the frame, its skin and
+    # background colour, and the attempt's light plan (AttemptState.light, advanced in place).
+    t: float = 0.0
+    t_done: float = 0.0
+    light: LightSample | None = None
+    light_plan: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class StepSettings:
     closer_ratio: float = DEFAULTS["CLOSER_RATIO"]  # face scale vs baseline that counts as "closer"
     closer_frames: int = DEFAULTS["CLOSER_FRAMES"]  # consecutive frames it must hold (one HOG box can jump a pyramid step)
     closer_max_yaw: float = DEFAULTS["CLOSER_MAX_YAW"]  # degrees from baseline yaw; a turned face is not a closer one
+    light: LightSettings = field(default_factory=LightSettings)
 
 
 class Step(Protocol):
@@ -85,7 +94,8 @@ class Step(Protocol):
 
     def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
         """Advance ``progress`` (mutated in place) with one frame; True when the step is done.
-        A step that can no longer be done by a person sets ``progress["failed"]`` to why."""
+        A step that can tell it failed (not only run out of time) sets ``progress["failed"]``
+        to its reason code and ``progress["detail"]`` to the audit line."""
         ...
 
 
@@ -188,7 +198,8 @@ class TurnStep:
         progress["too_fast"] = True
         progress["fast_returns"] = fast
         if cfg.turn_max_fast_returns and fast >= cfg.turn_max_fast_returns:
-            progress["failed"] = f"turned and back with no pose in between {fast} times"
+            progress["failed"] = "too_fast"
+            progress["detail"] = f"turned and back with no pose in between {fast} times"
         return False
 
 
@@ -221,7 +232,62 @@ class CloserStep:
         return int(progress["frames"]) >= cfg.closer_frames
 
 
-STEPS: dict[str, Step] = {s.name: s for s in (BlinkStep(), TurnStep("left"), TurnStep("right"), CloserStep())}
+class ScreenLightStep:
+    """The face follows the screen's colour sequence (webapp/challenge/screenlight.py).
+
+    The plan was drawn when the attempt started; each answer during the step tells the page the
+    colour scheduled now (webapp.login.policy.tell_light), and each received face frame's skin and
+    background colour is kept. Once
+    the sequence has played, the judgement passes or fails the step with its own reason code.
+    Half-way, a bright face with no response so far is told the room is too bright. A track or
+    continuity break clears ``progress``: the samples taken before it are dropped (the colours
+    already told stay told: the page showed them).
+    """
+
+    name = "screen_light"
+
+    def prompt(self, progress: dict[str, Any]) -> str:
+        if progress.get("failed") == screenlight.TOO_BRIGHT or progress.get("too_bright"):
+            return (
+                "Your room is too bright for the light check: dim the lights or turn away from the window, "
+                "and bring your face closer to the screen."
+            )
+        if progress.get("failed"):
+            return "The light of your screen was not seen on your face."
+        return "Keep still and look at the screen while it changes colour."
+
+    def failure_prompt(self, progress: dict[str, Any]) -> str:
+        """The denial names what to change (the room's light), not only that a movement was missed."""
+        return "Sign-in failed: " + self.prompt(progress)
+
+    def update(self, progress: dict[str, Any], frame: StepFrame, cfg: StepSettings) -> bool:
+        plan = frame.light_plan
+        if plan is None:
+            progress["failed"], progress["detail"] = (
+                screenlight.TOO_FEW_FRAMES,
+                f"{screenlight.TOO_FEW_FRAMES}: no light plan for this attempt",
+            )
+            return False
+        if not progress.get("running"):
+            progress["running"] = True
+            plan["samples"] = []  # first frame of the step, or the first after a track break
+        end = screenlight.sequence_end(plan)
+        if frame.light is not None and plan.get("told"):
+            screenlight.record(plan, frame.t, frame.light)
+        if end is not None and frame.t >= end:
+            result = screenlight.evaluate(plan, cfg.light)
+            progress["result"] = result.audit()
+            if result.passed:
+                return True
+            progress["failed"], progress["detail"] = result.code, result.detail()
+            return False
+        if end is not None and not progress.get("checked") and frame.t >= end - float(sum(plan["durations"])) / 2:
+            progress["checked"] = True
+            progress["too_bright"] = screenlight.evaluate(plan, cfg.light).code == screenlight.TOO_BRIGHT
+        return False
+
+
+STEPS: dict[str, Step] = {s.name: s for s in (BlinkStep(), TurnStep("left"), TurnStep("right"), CloserStep(), ScreenLightStep())}
 
 
 def pick_challenge(catalogue: Sequence[str], count: int) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.challenge.continuity import FrameSignature
+from webapp.challenge.screenlight import LightSample
 from webapp.challenge.steps import FaceSignals
 from webapp.replay import ReplayFacts
 
@@ -33,6 +34,7 @@ class FrameFacts:
     # No frontal face, but the context detector boxed exactly one (left, top, right, bottom):
     # a turned head, for track bridging only (challenge/bridge.py).
     tracked_box: tuple[float, float, float, float] | None = None
+    light: LightSample | None = None  # skin and background colour, for the screen-light step
     replay: ReplayFacts = field(default_factory=ReplayFacts)
     t: float = 0.0
     t_done: float = 0.0

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from webapp.challenge import screenlight
 from webapp.challenge.continuity import frame_signature
 from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_distance
 from webapp.challenge.steps import FaceSignals
@@ -110,6 +111,9 @@ def analyze_login_frame(
             "quality": obs.quality.score(),
         }
         signature = frame_signature(rgb, box.as_list(), signals.yaw, signals.pitch, obs.encoding)
+        light = screenlight.measure(rgb, box.as_list(), obs.landmarks)
+        if light is not None:
+            audit["light"] = light.audit()
         face = {
             "distance": distance if obs.encoding is not None else None,
             "encoded": obs.encoding is not None,
@@ -117,6 +121,7 @@ def analyze_login_frame(
             "signals": signals,
             "landmarks": obs.landmarks,
             "signature": signature,
+            "light": light,
         }
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)

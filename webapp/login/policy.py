@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from webapp.challenge import screenlight
 from webapp.challenge.blink import append_history
 from webapp.challenge.bridge import BridgeSettings, box_follows, face_inside
 from webapp.challenge.continuity import ContinuitySettings, FrameSignature, breaks, compare
@@ -94,6 +96,8 @@ class Policy:
         return self.blink_step_max_frames if step == "blink" else self.step_max_frames
 
     def max_seconds_for(self, step: str) -> float:
+        if step == "screen_light":  # the drawn sequence's longest length, and a second to judge it
+            return max(self.step_max_seconds, self.steps.light.sequence_max_seconds + 1.0)
         return self.blink_step_max_seconds if step == "blink" else self.step_max_seconds
 
     @property
@@ -107,6 +111,7 @@ class Verdict:
     state: str
     reason: str | None = None
     detail: str | None = None
+    prompt: str | None = None  # a denial's own prompt (a step that knows why it failed), else the reason's
 
 
 COLLECTING = Verdict(STATE_COLLECTING)
@@ -318,7 +323,17 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
     if state.step_started_t is None:
         state.step_started_t = round(frame.t, 4)
     state.step_frames += 1
-    step_frame = StepFrame(signals, baseline_of(state), tuple(state.blink_ears), tuple(state.blink_times), state.step_frames)
+    step_frame = StepFrame(
+        signals,
+        baseline_of(state),
+        tuple(state.blink_ears),
+        tuple(state.blink_times),
+        state.step_frames,
+        t=frame.t,
+        t_done=frame.t_done,
+        light=frame.light,
+        light_plan=state.light,
+    )
     if step.update(state.step_progress, step_frame, policy.steps):
         state.steps_done.append({"step": step.name, "seq": seq, "frames": state.step_frames})
         state.step_index += 1
@@ -326,7 +341,13 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
         state.step_started_t = round(frame.t, 4)
         state.step_progress = {}
     elif state.step_progress.get("failed"):
-        return _deny(CHALLENGE_FAILED, f"step {state.step_index + 1} ({step.name}): {state.step_progress['failed']}")
+        # The step knows why it failed: its detail goes to the audit trail; a step with its own
+        # denial text (screen light: "your room is too bright") tells it, the others the usual one.
+        progress = state.step_progress
+        detail = f"step {state.step_index + 1} ({step.name}): {progress.get('detail') or progress['failed']}"
+        own = getattr(step, "failure_prompt", None)
+        prompt = own(progress) if own is not None else None
+        return Verdict(STATE_DENIED, CHALLENGE_FAILED, detail, prompt)
     else:
         elapsed = frame.t - state.step_started_t
         if elapsed >= policy.max_seconds_for(step.name) or state.step_frames >= policy.max_frames_for(step.name):
@@ -399,6 +420,8 @@ def prompt_of(state: AttemptState, challenge: list[str], policy: Policy, verdict
     if verdict.state == STATE_GRANTED:
         return "You are signed in."
     if verdict.state == STATE_DENIED:
+        if verdict.prompt:
+            return verdict.prompt
         return _DENIED_PROMPTS.get(verdict.reason or "", "Sign-in failed. Please try again.")
     if last_faces == 0:
         return "We can't see your face. Centre it in the oval, with light on it."
@@ -410,6 +433,16 @@ def prompt_of(state: AttemptState, challenge: list[str], policy: Policy, verdict
     if challenge and len(state.baseline_ears) < policy.baseline_frames:
         return "Look straight at the camera."
     return "Hold still and look at the camera."
+
+
+def tell_light(state: AttemptState, challenge: list[str], policy: Policy, verdict: Verdict, now: float) -> dict[str, Any] | None:
+    """The colour the page is to show behind the camera view from this answer on (screen-light
+    step), or None. What is told is recorded in ``state.light`` with ``now`` (the server time of
+    the answer): the step judges the frames by what the page was told, not by the schedule."""
+    if verdict.state != STATE_COLLECTING or state.light is None or current_step(state, challenge, policy) != "screen_light":
+        return None
+    screenlight.tell(state.light, now)
+    return screenlight.instruction(state.light, now, policy.steps.light)
 
 
 _DENIED_PROMPTS = {

@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.accounts.templates import user_material
 from webapp.accounts.users import normalise_username
+from webapp.challenge import screenlight
 from webapp.challenge.motion import MOTION_AUDIT_KEYS
 from webapp.challenge.steps import pick_challenge
 from webapp.db.audit import audit
@@ -67,7 +68,7 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_i
     """
     cfg = settings()
     username = normalise_username(raw_username)
-    current_policy()  # refuse (503) before promising a challenge we cannot judge
+    policy = current_policy()  # refuse (503) before promising a challenge we cannot judge
     now = utcnow()
     try:
         check_face_login(username, client_addr, device_id, now, cfg.throttle)
@@ -78,6 +79,9 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_i
     _sweep_some(now, cfg.admission.sweep_batch)
     admit(now, cfg.admission, cfg.attempts)  # 503 busy beyond what the workers can carry
     user = db.session.scalar(sa.select(User).where(User.username == username))
+    challenge = pick_challenge(list(cfg.challenge.steps), cfg.challenge.count)
+    # The screen-light sequence is drawn now (CSPRNG) and never leaves the server as a whole.
+    light = screenlight.draw_plan(policy.steps.light) if "screen_light" in challenge else None
     attempt = LoginAttempt(
         public_id=secrets.token_urlsafe(24),
         username=username,
@@ -85,11 +89,11 @@ def start_attempt(raw_username: Any, client_addr: str, user_agent: str, device_i
         client_addr=client_addr,
         device_id=device_id,
         user_agent=user_agent[:256],
-        challenge=pick_challenge(list(cfg.challenge.steps), cfg.challenge.count),
+        challenge=challenge,
         state=STATE_COLLECTING,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg.attempts.ttl_seconds),
-        progress=AttemptState(encode_at=draw_encode_at(cfg.policy_knobs.baseline_frames, cfg.encoding.random_span)).to_json(),
+        progress=AttemptState(encode_at=draw_encode_at(cfg.policy_knobs.baseline_frames, cfg.encoding.random_span), light=light).to_json(),
         scores={},
     )
     db.session.add(attempt)
@@ -140,6 +144,7 @@ class FrameOutcome:
     step: str | None
     user: User | None
     guidance: hints.Guidance | None = None  # what the page shows besides the prompt
+    light: dict[str, Any] | None = None  # the colour the page shows now (screen-light step)
 
 
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
@@ -200,6 +205,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         # The continuity signature holds a coarse thumbnail of the frame and the face descriptor
         # (int8): needed only while the attempt runs, never kept once it is decided.
         state.prev_signature = None
+    light = pol.tell_light(state, challenge, policy, verdict, facts.t_done)  # recorded with the state
     attempt.progress = state.to_json()
     attempt.scores = _summary(state)
     outcome = "ok" if facts.faces == 1 else ("no_face" if facts.faces == 0 else "multiple_faces")
@@ -242,6 +248,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
         else pol.progress_of(replace(state, matched_frames=state.face_frames), challenge, policy),
         step=pol.current_step(state, challenge, policy) if verdict.state == STATE_COLLECTING else None,
         user=user,
+        light=light,
     )
 
 

@@ -74,6 +74,9 @@ class AttemptState:
     timing: TimingStats = field(default_factory=TimingStats)
     last_done_t: float = 0.0
     parallel_frames: int = 0
+    # The screen-light plan (webapp/challenge/screenlight.py), drawn at start when the challenge
+    # holds "screen_light": colours, durations, what was told when, and the frames' colours.
+    light: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> AttemptState:

@@ -5,6 +5,7 @@
 // sentence comes from the text catalogue the server renders into the page (webapp/texts/).
 import { openCamera, stopCamera, grabFrame, freshFrame, sleep } from './camera.js';
 import { runHook } from './login-steps.js';
+import { ScreenLight } from './screenlight.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('login');
@@ -119,6 +120,7 @@ function stopStream() {
 }
 
 function finish(outcome, ctx) {
+  ScreenLight.clear();
   stopStream();
   if (outcome !== 'granted') {
     showScreen(outcome === 'cancelled' ? 'intro' : 'result');
@@ -273,6 +275,7 @@ async function signIn(username, mine) {
       return finish('error', ctx);
     }
     await runHook('afterFrame', ctx, result);
+    ScreenLight.apply(result.light); // the screen-light step's colour for now, or none
     progressEl.value = result.progress || 0;
     progressEl.setAttribute('aria-valuetext', `${Math.round((result.progress || 0) * 100)} %`);
     // Steps before the current one are done; once a step was seen and none runs, all are.

@@ -72,6 +72,8 @@ def login_frame(attempt_id: str) -> Response:
         "progress": outcome.progress,
         "step": outcome.step,
         "reason": outcome.verdict.reason if outcome.verdict.state == STATE_DENIED else None,
+        # Screen-light step: the colour to show around the camera view now, or null (no backdrop).
+        "light": outcome.light,
         # Pacing for the next frame: a burst while the user blinks, the usual pace otherwise.
         "frame_interval_ms": cfg.attempts.blink_frame_interval_ms if outcome.step == "blink" else cfg.attempts.frame_interval_ms,
         **guidance_json(outcome.guidance),
