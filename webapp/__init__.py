@@ -17,22 +17,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.config import DEFAULTS
 from webapp.settings import EXTENSION_KEY as SETTINGS_KEY
 from webapp.settings import Settings, SettingsError
+from webapp.web.headers import content_security_policy
 
 SECRET_FILE = "secret_key"
-# Only our own scripts and styles; camera frames are blob: URLs; no one may frame us.
-_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "frame-ancestors 'none'",
-        # No <base> may re-point our relative script URLs; forms post only to us.
-        "base-uri 'none'",
-        "form-action 'self'",
-    ]
-)
 # The login and enrollment pages need the camera, from our own origin only; nothing else.
 _PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
 _HSTS = "max-age=31536000; includeSubDomains"
@@ -157,7 +144,7 @@ def _register(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy", _CSP)
+        resp.headers.setdefault("Content-Security-Policy", content_security_policy())
         resp.headers.setdefault("Permissions-Policy", _PERMISSIONS)
         if request.is_secure:  # HTTPS (directly, or through TRUSTED_PROXIES' X-Forwarded-Proto)
             resp.headers.setdefault("Strict-Transport-Security", _HSTS)

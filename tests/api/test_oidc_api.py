@@ -12,6 +12,7 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -463,6 +464,11 @@ def test_third_party_client_asks_for_consent(app: Flask, client: FlaskClient) ->
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Third Party" in html and 'data-scope="email"' in html
+    # The decision redirects to the client: that page's forms may end there (browsers apply
+    # form-action to the redirect), and only that page's.
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(params["redirect_uri"]))
+    assert f"form-action 'self' {origin}" in page.headers["Content-Security-Policy"]
+    assert "form-action 'self';" in client.get("/login").headers["Content-Security-Policy"] + ";"
     action = "/oidc/authorize?" + page.request.query_string.decode()
     assert client.post(action, data={"decision": "allow"}).status_code == 403  # no CSRF token
     page = authorize(client, params)

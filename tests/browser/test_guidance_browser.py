@@ -170,7 +170,11 @@ def test_a_locked_account_shows_the_wait_and_no_retry(
     from webapp.db.extensions import db
     from webapp.db.models import LoginAttempt, utcnow
 
-    app = _app_with_alice(app_factory, enrolled_db, LOCKOUT_THRESHOLD=1, LOCKOUT_SECONDS=600)
+    # A failure that judged a face, from another device: a new device meets the account-wide
+    # slowdown (login/throttle.py), here 10 minutes after one failure.
+    app = _app_with_alice(
+        app_factory, enrolled_db, ACCOUNT_SLOWDOWN_AFTER=1, ACCOUNT_SLOWDOWN_BASE_SECONDS=600, ACCOUNT_SLOWDOWN_MAX_SECONDS=600
+    )
     with app.app_context():
         now = utcnow()
         db.session.add(
@@ -184,6 +188,7 @@ def test_a_locked_account_shows_the_wait_and_no_retry(
                 created_at=now - timedelta(seconds=5),
                 expires_at=now + timedelta(seconds=55),
                 finished_at=now,
+                face_frames=5,
             )
         )
         db.session.commit()

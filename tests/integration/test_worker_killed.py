@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -67,6 +68,8 @@ def gunicorn(app: Flask, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen
             "FLASK_SQLALCHEMY_DATABASE_URI": str(app.config["SQLALCHEMY_DATABASE_URI"]),
             "FLASK_LIVENESS_MODEL_DIR": str(app.config["LIVENESS_MODEL_DIR"]),
             "FLASK_SECRET_KEY": "test-secret",
+            # The key the enrolled templates were sealed with (tests/conftest.py), not a new one.
+            "FLASK_TEMPLATE_KEYS": json.dumps(list(app.config["TEMPLATE_KEYS"])),
             "FLASK_CHALLENGE_STEPS": "[]",  # passive only: a photo of alice gets in
             "FLASK_RATE_LIMIT_ATTEMPTS": "0",
             "FLASK_ADMISSION_MAX_ATTEMPTS": "0",

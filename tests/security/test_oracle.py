@@ -51,8 +51,11 @@ def test_victims_photo_gets_the_same_answers_for_a_real_and_a_missing_account(
     real = answers(app.test_client(), monkeypatch, "alice", jittered_frames(14, seed=2100))
     missing = answers(app.test_client(), monkeypatch, "mallory", jittered_frames(14, seed=2200))
     assert real[0]["state"] == missing[0]["state"] == "collecting"  # the reported oracle
-    assert len(real) == len(missing) > 3
-    assert visible(real[:-1]) == visible(missing[:-1])
+    # Sparse encoding: a grant waits for an encoded frame, so the owner's attempt may take one
+    # frame more than the denial; every answer before the missing account's decision is the same
+    # (a grant needs no oracle: whoever gets it is in).
+    assert len(missing) > 3 and len(missing) <= len(real) <= len(missing) + 1
+    assert visible(real[: len(missing) - 1]) == visible(missing[:-1])
     # The decision: the real account grants its owner; the missing one is denied as a real
     # account is when the face is someone else's.
     assert real[-1]["state"] == "granted"

@@ -35,6 +35,7 @@ from webapp.oidc.grants import EndUser
 from webapp.oidc.models import AUTH_CONFIDENTIAL, AUTH_PUBLIC
 from webapp.oidc.server import authorization_server, issuer, key_cache, published_jwks
 from webapp.settings import settings
+from webapp.web.headers import allow_form_redirect
 
 bp = Blueprint("oidc", __name__)
 
@@ -159,7 +160,7 @@ def authorize() -> Response | str | tuple[str, int]:
         return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state))
     flow.remember_consent(query)
     scopes = grant.request.scope.split()
-    return render_template(
+    page = render_template(
         "oidc/consent.html",
         client=client,
         scopes=[(s, SCOPE_TEXT[s]) for s in scopes if s in SCOPE_TEXT],
@@ -167,6 +168,8 @@ def authorize() -> Response | str | tuple[str, int]:
         csrf_token=csrf_token,
         action=request.full_path,
     )
+    # The decision redirects to the client (validated above against its registered URIs).
+    return allow_form_redirect(Response(page, mimetype="text/html"), grant.redirect_uri)
 
 
 @bp.post("/oidc/authorize")
@@ -234,9 +237,11 @@ def logout() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         check_csrf()
     elif req.needs_confirmation:  # type: ignore[attr-defined]
-        return render_template(
+        page = render_template(
             "oidc/logout.html", client=req.client.row if req.client else None, csrf_token=csrf_token, action=request.full_path
         )
+        # Confirmed, the logout redirects to the post-logout URI the provider validated.
+        return allow_form_redirect(Response(page, mimetype="text/html"), getattr(req, "redirect_uri", None))
     resp = server.create_endpoint_response("end_session", req)
     session.pop(flow.PENDING, None)
     return resp or render_template("oidc/logged_out.html")  # type: ignore[no-any-return]
