@@ -215,20 +215,6 @@ class Camera:
         return np.clip(out, 0.0, 1.0)
 
 
-def _encode_lut(levels: int = 8192) -> np.ndarray:
-    v = np.linspace(0.0, 1.0, levels)
-    s = np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
-    return np.clip(np.round(s * 255), 0, 255).astype(np.uint8)
-
-
-_ENCODE = _encode_lut()
-
-
-def to_srgb8(lin: np.ndarray) -> np.ndarray:
-    """Linear 0-1 -> sRGB 8 bits (a 13-bit lookup: finer than one output level everywhere)."""
-    return _ENCODE[np.clip(lin * (len(_ENCODE) - 1) + 0.5, 0, len(_ENCODE) - 1).astype(np.int32)]
-
-
 def browser_round_trip(rgb: np.ndarray) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
@@ -306,7 +292,7 @@ def simulate(clip: Clip, kind: str, r: float, seed: int, cfg: sl.LightSettings, 
                 lin = lin * (1 + r * CROSSTALK @ page.colour(scene_t)).astype(np.float32)
             h, w = lin.shape[:2]
             noise = noise_bank[int(rng.integers(len(noise_bank)))][:h, :w]
-            seen = browser_round_trip(to_srgb8(camera.expose(lin, scene_t, noise)))
+            seen = browser_round_trip(sl.to_srgb8(camera.expose(lin, scene_t, noise)))
             sample = sl.measure(seen, box, lms)
             face_frames += 1
         # the frame arrives; the server records it, judges once the sequence has played, answers

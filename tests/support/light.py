@@ -21,20 +21,6 @@ BOX = (170, 90, 310, 250)  # the synthetic face's box in a 480x360 frame
 _LIN = sl._LINEAR
 
 
-def _encode_lut(levels: int = 8192) -> np.ndarray:
-    v = np.linspace(0.0, 1.0, levels)
-    srgb = np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
-    return np.clip(np.round(srgb * 255), 0, 255).astype(np.uint8)
-
-
-_ENCODE = _encode_lut()
-
-
-def _to_srgb(lin: np.ndarray) -> np.ndarray:
-    """Linear 0-1 -> sRGB 8 bits through a 13-bit lookup (finer than one output level)."""
-    return _ENCODE[np.clip(lin * (len(_ENCODE) - 1) + 0.5, 0, len(_ENCODE) - 1).astype(np.int32)]
-
-
 def base_scene(seed: int = 0, skin: Sequence[int] = (175, 125, 100)) -> np.ndarray:
     """A 480x360 room: a textured grey-blue wall, a skin-coloured face ellipse in ``BOX``, a shirt."""
     rng = np.random.default_rng(seed)
@@ -57,7 +43,7 @@ def lit(scene: np.ndarray, colour: Sequence[float], strength: float, background:
     x0, y0, x1, _y1 = BOX
     k[y0 - 20 :, x0 - 40 : x1 + 40] = 1.0  # the face and the body below it face the screen
     lin = lin * (1 + np.float32(strength) * k[..., None] * s) * (1 + np.float32(tint) * s)
-    return _to_srgb(lin)
+    return sl.to_srgb8(lin)
 
 
 def jpeg_of(rgb: np.ndarray, seed: int) -> bytes:

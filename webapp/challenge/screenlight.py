@@ -82,6 +82,21 @@ _LINEAR = _srgb_to_linear_lut()
 _LINEAR_LUT3 = np.ascontiguousarray(np.repeat(_LINEAR[None, :, None], 3, axis=2))  # cv2.LUT, 3 channels
 
 
+def _linear_to_srgb_lut(levels: int = 8192) -> np.ndarray:
+    v = np.linspace(0.0, 1.0, levels)
+    s = np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+    return np.clip(np.round(s * 255), 0, 255).astype(np.uint8)
+
+
+_ENCODE = _linear_to_srgb_lut()
+
+
+def to_srgb8(lin: np.ndarray) -> np.ndarray:
+    """Linear 0-1 -> sRGB 8 bits (a 13-bit lookup: finer than one output level everywhere); the
+    inverse of the measurement's linearisation, for the simulations that render light."""
+    return _ENCODE[np.clip(lin * (len(_ENCODE) - 1) + 0.5, 0, len(_ENCODE) - 1).astype(np.int32)]
+
+
 @dataclass(frozen=True)
 class LightSettings:
     """The sequence the server draws and how the step judges the face's response
