@@ -169,10 +169,21 @@ def blink_segments(
     return segs
 
 
+BLINK_MAX_YAW = 15.0  # degrees from neutral: a turned face's eye ratio dips without a blink
+
+
+def frontal_blinks(
+    segs: list[tuple[int, int]], yaws: Sequence[float | None], neutral: float, max_yaw: float = BLINK_MAX_YAW
+) -> list[tuple[int, int]]:
+    """The blink segments whose every frame faces the camera: near profile, the eye aspect ratio
+    falls with foreshortening alone (tranvanluyt's "blink" at 37-72 degrees was a turn)."""
+    return [(a, b) for a, b in segs if all(y is not None and abs(float(y) - neutral) <= max_yaw for y in yaws[a : b + 1])]
+
+
 def find_segments(yaws: Sequence[float | None], ears: Sequence[float | None]) -> dict[str, list[tuple[int, int]]]:
     neutral = neutral_yaw(yaws)
     return {
-        "blink": blink_segments(ears),
+        "blink": frontal_blinks(blink_segments(ears), yaws, neutral),
         "turn_left": turn_segments(yaws, 1.0, neutral),
         "turn_right": turn_segments(yaws, -1.0, neutral),
     }

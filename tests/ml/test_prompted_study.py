@@ -46,3 +46,14 @@ def test_plan_pair_prefers_chronological_order() -> None:
     segs = find_segments(yaws, ears)
     assert plan_pair(segs, ["turn_left", "turn_right"]) == [(3, 7), (11, 15)]
     assert plan_pair(segs, ["blink", "turn_left"]) is None
+
+
+def test_a_dip_of_the_eye_ratio_on_a_turned_face_is_not_a_blink() -> None:
+    from ml.studies.prompted import frontal_blinks
+
+    ears: list[float | None] = [0.12 if i == 6 else 0.3 for i in range(13)]
+    frontal: list[float | None] = [0.0] * 13
+    turned: list[float | None] = [0.0] * 3 + [50.0] * 7 + [0.0] * 3
+    assert frontal_blinks(blink_segments(ears), frontal, 0.0) == [(2, 9)]
+    assert frontal_blinks(blink_segments(ears), turned, 0.0) == []
+    assert find_segments(turned, ears)["blink"] == []
