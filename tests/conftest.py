@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,9 @@ def make_app(tmp_path: Path, model_dir: Path | str, *, sqlite: bool = False, **o
     }
     if os.environ.get("LIVEGATE_TEST_REDIS_URL"):  # .ci/run's second pass: limits shared in Redis
         config["REDIS_URL"] = os.environ["LIVEGATE_TEST_REDIS_URL"]
+        # Each test app counts alone, as with memory storage (one Redis serves the whole run);
+        # tests of the sharing give two apps the same prefix.
+        config["RATELIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = ClosingClient

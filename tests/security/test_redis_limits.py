@@ -16,7 +16,14 @@ pytestmark = pytest.mark.skipif(not REDIS, reason="LIVEGATE_TEST_REDIS_URL not s
 
 
 def test_two_apps_share_one_clients_start_limit(app_factory: AppFactory) -> None:
-    config = {"REDIS_URL": REDIS, "RATE_LIMIT_ATTEMPTS": 2, "RATE_LIMIT_WINDOW_SECONDS": 60, "TRUSTED_PROXIES": 1}
+    prefix = f"shared-{secrets.token_hex(8)}"  # the two apps, and nothing else, share counters
+    config = {
+        "REDIS_URL": REDIS,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "RATE_LIMIT_ATTEMPTS": 2,
+        "RATE_LIMIT_WINDOW_SECONDS": 60,
+        "TRUSTED_PROXIES": 1,
+    }
     first, second = app_factory(**config), app_factory(**config)
     # A fresh client address per run: the moving window lives in Redis, beyond this test.
     addr = {"X-Forwarded-For": f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"}
