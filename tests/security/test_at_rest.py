@@ -7,6 +7,7 @@ import base64
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,6 +64,12 @@ def _float_needles(seeds: list[int]) -> list[bytes]:
         out += [np.float64(v).astype("<f8").tobytes() for v in _encoding(s)]
         out += [np.float32(v).astype("<f4").tobytes() for v in _ref(s)]
     return out
+
+
+@pytest.fixture
+def app(app_factory: AppFactory, app_config: dict[str, Any]) -> Flask:
+    """These tests read the SQLite file itself: SQLite even on CI's PostgreSQL pass."""
+    return app_factory(sqlite=True, **app_config)
 
 
 def test_seal_binds_the_owner_and_the_key() -> None:
@@ -142,7 +149,7 @@ def test_an_erased_user_leaves_no_bytes_in_the_file(app: Flask) -> None:
 
 def test_rotation_reseals_every_row_and_drops_the_old_key(app_factory: AppFactory, tmp_path: Path) -> None:
     key_file = tmp_path / "keys" / "template_keys"
-    app = app_factory(TEMPLATE_KEYS=None, TEMPLATE_KEY_FILE=str(key_file))
+    app = app_factory(sqlite=True, TEMPLATE_KEYS=None, TEMPLATE_KEY_FILE=str(key_file))
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     old = key_file.read_text()
     _enroll_synthetic(app, "alice", [31, 32])
