@@ -22,7 +22,7 @@ from webapp.challenge.geometry import eye_aspect_ratio, head_pose, inter_ocular_
 from webapp.challenge.steps import FaceSignals
 from webapp.db.models import utcnow
 from webapp.face.match import best_distance
-from webapp.face.retinaface import ScoredBox, context_box, matching_box
+from webapp.face.retinaface import ScoredBox, matching_box
 from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
@@ -92,8 +92,7 @@ def analyze_login_frame(
         box = boxes[0]
         obs = rt.engine.observe(rgb, box, encode=ctx.encode)
         distance = best_distance(obs.encoding, ctx.templates) if obs.encoding is not None else float("nan")
-        context = matching_box(context_boxes, box) if context_boxes is not None else None
-        live = rt.require_ensemble().score_face(rgb, box, ctx.references, context)
+        live, context = score_liveness(rt, rgb, box, ctx.references, context_boxes)
         signals = face_signals(obs, rgb.shape)
         quality = obs.quality
         audit = {
@@ -146,14 +145,19 @@ def turned_face(rt: Runtime, context_boxes: list[ScoredBox]) -> ScoredBox | None
 
 
 def score_liveness(
-    rt: Runtime, rgb: np.ndarray, box: Box, references: Mapping[str, np.ndarray] | None
+    rt: Runtime,
+    rgb: np.ndarray,
+    box: Box,
+    references: Mapping[str, np.ndarray] | None,
+    context_boxes: list[ScoredBox] | None = None,
 ) -> tuple[LivenessScore, ScoredBox | None]:
     """Passive liveness of the face dlib found in ``box``; members framed on the context
-    detector's box get that detector's box of the same face (or abstain when it missed it)."""
-    ensemble = rt.require_ensemble()
-    detector = rt.context_detector()
-    context = context_box(detector, rgb, box) if detector is not None else None
-    return ensemble.score_face(rgb, box, references, context), context
+    detector's box get that detector's box of the same face (or abstain when it missed it).
+    ``context_boxes``: the frame's :func:`context_detections` when the caller has run them."""
+    if context_boxes is None:
+        context_boxes = context_detections(rt, rgb)
+    context = matching_box(context_boxes, box) if context_boxes is not None else None
+    return rt.require_ensemble().score_face(rgb, box, references, context), context
 
 
 def _seconds_since(start: datetime, moment: datetime) -> float:
