@@ -164,7 +164,9 @@ LIGHT_ONLY = pol.Policy(live_threshold=0.5)
 def _attempt(kind: str, seed: int = 0, skin: tuple[int, int, int] = (175, 125, 100)) -> tuple[pol.Verdict, AttemptState, list[Any]]:
     """An attempt whose challenge is the screen-light step alone, frames every 0.3 s, the page
     showing whatever the previous answer told it; returns the verdict, the state and the answers."""
-    state = AttemptState(light=sl.draw_plan(CFG))
+    # A seeded sequence: the judgement of one rendered session is then reproducible (a fresh
+    # CSPRNG draw let noise line up with a late window about one run in ten).
+    state = AttemptState(light=sl.draw_plan(CFG, random.Random(seed)))
     challenge = ["screen_light"]
     scene = base_scene(seed, skin)
     rng = np.random.default_rng(seed)

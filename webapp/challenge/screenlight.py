@@ -28,6 +28,7 @@ moving camera, chromaticity hardly (ml/studies/README.md, screen light).
 from __future__ import annotations
 
 import math
+import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -122,10 +123,11 @@ class LightSettings:
 # --- the plan: drawn at attempt start, told one colour at a time ----------------------------------
 
 
-def draw_plan(cfg: LightSettings, rng: secrets.SystemRandom | None = None) -> dict[str, Any]:
+def draw_plan(cfg: LightSettings, rng: random.Random | None = None) -> dict[str, Any]:
     """A fresh random sequence (OS CSPRNG): ``cfg.colours`` colours, consecutive ones different,
     every camera channel both lit and unlit somewhere (else its response cannot be measured), and
-    durations uniform in ``[min_seconds, max_seconds]`` (10 ms steps)."""
+    durations uniform in ``[min_seconds, max_seconds]`` (10 ms steps). ``rng``: tests and the
+    simulation pass a seeded one; the service never does."""
     rand = rng or secrets.SystemRandom()
     palette = [c for c in cfg.palette if c in PALETTE]
     if len(palette) < 2 or cfg.colours < 2:
