@@ -4,6 +4,7 @@ convert        Silent-Face .pth -> ONNX + cards (+ detector copy), parity-checke
 parity-fixture reference outputs on real crops for the ONNX parity test.
 detect-report  face found rate and CPU ms of the service's HOG vs RetinaFace, per set and class.
 evaluate       frozen MiniFASNet pair on the shared sets (per set, pooled) + attempt-level videos/NUAA.
+finetune       frozen vs calibrated vs fused vs retrained heads, leave-one-group-out, frame and attempt level.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def _evaluate(args: argparse.Namespace) -> None:
     evaluate(args.data, args.json, videos=args.videos, limit=args.limit, min_confidence=args.min_confidence)
 
 
+def _finetune(args: argparse.Namespace) -> None:
+    from ml.pretrained.finetune import study, summarize
+    from ml.strict_json import finite
+
+    doc = study(args.src, args.data, args.videos, args.folds)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(finite(doc), indent=1, default=str))
+    summarize(doc)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ml.pretrained", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +97,14 @@ def main(argv: list[str] | None = None) -> None:
         if name == "evaluate":
             p.add_argument("--min-confidence", type=float, default=None, help="RetinaFace floor (default: the detector card's)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("finetune", help="LOSO comparison of frozen, calibrated, fused and fine-tuned heads")
+    p.add_argument("--src", type=Path, default=SHARED_PRETRAINED)
+    p.add_argument("--data", type=Path, default=SHARED_PAD)
+    p.add_argument("--videos", type=Path, default=SHARED_VIDEOS)
+    p.add_argument("--json", type=Path, default=REPO_ROOT / "runs" / "minifasnet-finetune.json")
+    p.add_argument("--folds", nargs="+", help="only these held-out folds (quick runs)")
+    p.set_defaults(func=_finetune)
 
     args = parser.parse_args(argv)
     args.func(args)
