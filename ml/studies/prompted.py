@@ -376,29 +376,35 @@ def summary_of(app: Any, attempt_id: str) -> dict[str, Any]:
 
 
 REST_YAW = 6.0  # degrees from the clip's neutral yaw: looking at the camera
-REST_EAR = 0.9  # x the local open-eye level: eyes open, not mid-blink
-OPEN_WINDOW = 8  # frames each side over which the local open-eye level (largest EAR) is taken
+REST_EAR = 0.85  # x the local open-eye level: eyes open, not closing (the finder's dip is 0.75)
+OPEN_WINDOW = 8  # frames each side over which the local open-eye level is taken
+OPEN_MAX_YAW = 8.0  # ... on frames this near the neutral yaw: the eye ratio grows as the head turns
+MIN_REST = 12  # fewer rest frames than this: rest is any frame within 10 degrees of neutral
 
 
-def rest_frames(
-    yaws: Sequence[float | None], ears: Sequence[float | None], neutral: float, blinks: Sequence[tuple[int, int]] = ()
-) -> list[bool]:
-    """Frames of a person waiting for the prompt: a face within ``REST_YAW`` of the neutral yaw,
-    eyes open (EAR >= ``REST_EAR`` x the largest EAR within ``OPEN_WINDOW`` frames) and outside
-    every blink segment. Baselines and the pauses between steps are played from these."""
+def rest_frames(yaws: Sequence[float | None], ears: Sequence[float | None], neutral: float) -> list[bool]:
+    """Frames of a person waiting for the prompt: a face within ``REST_YAW`` of the neutral yaw
+    with the eyes open (EAR >= ``REST_EAR`` x the largest EAR of the frames within
+    ``OPEN_WINDOW`` that face the camera). Baselines and the pauses between steps are played
+    from these, so no blink or turn is ever played before the server asked for it. A clip with
+    fewer than ``MIN_REST`` of them (a replay whose landmarks jitter) rests on its frontal frames."""
     n = len(yaws)
-    in_blink = [False] * n
-    for a, b in blinks:
-        for i in range(max(0, a), min(n, b + 1)):
-            in_blink[i] = True
+
+    def frontal(i: int, limit: float) -> bool:
+        y = yaws[i]
+        return y is not None and abs(float(y) - neutral) <= limit
+
     out = []
     for i in range(n):
-        y, e = yaws[i], ears[i]
-        if y is None or e is None or in_blink[i] or abs(float(y) - neutral) > REST_YAW:
+        e = ears[i]
+        if e is None or not frontal(i, REST_YAW):
             out.append(False)
             continue
-        local = [x for x in ears[max(0, i - OPEN_WINDOW) : i + OPEN_WINDOW + 1] if x is not None]
+        near = range(max(0, i - OPEN_WINDOW), min(n, i + OPEN_WINDOW + 1))
+        local = [float(x) for j in near if (x := ears[j]) is not None and frontal(j, OPEN_MAX_YAW)]
         out.append(float(e) >= REST_EAR * max(local))
+    if sum(out) < MIN_REST:
+        out = [frontal(i, 10.0) for i in range(n)]
     return out
 
 
@@ -548,7 +554,7 @@ def play_clip(client: Any, app: Any, username: str, clip: Clip, pair: list[str],
     neutral = neutral_yaw(clip.yaws)
     attempt_id, steps, draws = start(client, username, pair)
     seg_of = dict(zip(pair, chosen, strict=True))
-    rest = rest_frames(clip.yaws, clip.ears, neutral, blink_segments(clip.ears))
+    rest = rest_frames(clip.yaws, clip.ears, neutral)
     slow = {k: slow_keys(clip, v) for k, v in seg_of.items() if k.startswith("turn")}
     player = Playback(rest, seg_of, pair[0], slow=slow)
     step_log: list[dict[str, Any]] = []

@@ -59,14 +59,17 @@ def test_a_dip_of_the_eye_ratio_on_a_turned_face_is_not_a_blink() -> None:
     assert find_segments(turned, ears)["blink"] == []
 
 
-def test_rest_frames_are_frontal_open_eyed_and_outside_blinks() -> None:
+def test_rest_frames_are_frontal_and_open_eyed() -> None:
     from ml.studies.prompted import rest_frames
 
-    yaws: list[float | None] = [0.0] * 6 + [30.0] + [0.0] * 6 + [None]
-    ears: list[float | None] = [0.3, 0.3, 0.25, 0.3, 0.3, 0.3, 0.3, 0.3, 0.1, 0.3, 0.3, 0.3, 0.3, 0.3]
-    rest = rest_frames(yaws, ears, 0.0, blinks=[(7, 9)])
-    # Half-closed (0.25 < 0.9 x 0.3), turned, inside the blink segment, no face: not rest.
-    assert [i for i, r in enumerate(rest) if not r] == [2, 6, 7, 8, 9, 13]
+    yaws: list[float | None] = [0.0] * 6 + [30.0] + [0.0] * 12 + [None]
+    ears: list[float | None] = [0.3, 0.3, 0.24, 0.3, 0.3, 0.3, 0.45] + [0.3] * 2 + [0.1] + [0.3] * 10
+    rest = rest_frames(yaws, ears, 0.0)
+    # Closing (0.24 < 0.85 x 0.3), turned (its inflated 0.45 is no open level), closed, no face.
+    assert [i for i, r in enumerate(rest) if not r] == [2, 6, 9, 19]
+    # Too few rest frames (a jittery replay): any frame within 10 degrees of neutral rests.
+    few = rest_frames([0.0, 8.0, 30.0, 0.0], [0.3, 0.1, 0.3, 0.3], 0.0)
+    assert few == [True, True, False, True]
 
 
 def _drive(player: object, answers: dict[int, str | None]) -> list[tuple[int, str | None]]:
