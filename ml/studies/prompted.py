@@ -431,8 +431,8 @@ class Playback:
     A person looks at the camera until a step is asked, and only then acts: while the answer
     names no step (the baseline frames the steps measure against, and after the last step) the
     next *rest* frame is sent (:func:`rest_frames`: frontal, eyes open), in clip order from the
-    cursor while there are, else the unsent rest frame nearest in time; when the answer names a step not yet acted on, the
-    clip jumps to that step's segment (played on without a jump when the frames up to it are
+    cursor while there are, else the unsent rest frame nearest in time; when the answer names a
+    step not yet acted on, the clip jumps to that step's segment (played on without a jump when the frames up to it are
     rest frames fewer than ``near_gap`` ahead: the person waits), and then plays on through the
     segment and beyond until the answer names another step. The baseline therefore never holds
     a movement: the step's own segment starts only after the server asked for it, however many
