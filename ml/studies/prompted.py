@@ -13,13 +13,18 @@ other knob at its default, throttling off as there).
    (yaw from near-neutral past 20 degrees to the subject's left (> 0) or right (< 0) and back;
    an EAR dip below 0.75 of the local open level and back). For each ordered pair of steps the
    video can answer, the service draws challenges (``POST /api/v1/login/start``) until it draws
-   that pair (abandoned draws send no frame), then the attempt is played: frontal frames before
-   the first segment (baseline), and whenever the answer's ``step`` is X the frames of X's
-   segment (continuing through the video when the segment is less than 2 s ahead, else jumping to
-   it: a splice, counted). Frames go as fast as the server answers (about 150-250 ms each on this
-   machine: the server clock runs a little slower than the video's 125 ms per frame), without
-   sleeping. Before each attempt the earlier attempts' frame rows are deleted from the temporary
-   database (a real user never sends the same bytes twice; the study replays the same clip).
+   that pair (abandoned draws send no frame), then the attempt is played as a person answers
+   prompts: wait, then act (:class:`Playback`). While the answer names no step (the baseline
+   frames the steps measure against, and after the last step) the next *rest* frame is sent
+   (frontal, eyes open, outside any blink: :func:`rest_frames`), from the run of rest frames
+   closest before the first segment; only when the answer names step X does the clip play X's
+   segment (continuing through rest frames when the segment is less than 2 s ahead, else
+   jumping to it: a splice, counted) and on until the answer names another step. No frame is
+   sent twice. The server clock is a camera clock by default (125 ms per frame, see
+   :class:`CameraClock`; ``--wall-clock`` for this machine's real pace). The per-frame
+   measurements are cached under .cache/ml/studies/prompted/. Before each attempt the earlier
+   attempts' frame rows are deleted from the temporary database (a real user never sends the
+   same bytes twice; the study replays the same clip).
 2. Slideshows. People of ../shared/datasets/identity with >= 4 photos: each photo's yaw is measured
    on its 640x480 canvas; a frontal photo and one turned >= 20 degrees each way (natural) or one
    turned photo and its mirror image (mirror); the person is enrolled from the other photos; the
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import itertools
 import json
@@ -54,15 +60,16 @@ from unittest import mock
 import cv2
 import numpy as np
 
-from ml.blink.frames import decode_rgb
+from ml.blink.frames import decode_rgb, video_frames
 from ml.blink.paths import SHARED_IDENTITY, SHARED_VIDEOS
-from ml.paths import MODELS_DIR, RUNS_DIR
+from ml.paths import CACHE_DIR, MODELS_DIR, RUNS_DIR
 from ml.studies.attempts import (
     SAMPLE_FPS,
     Plan,
     Source,
     _attempt_record,
     attempt_frames,
+    browser_jpeg,
     discover,
     dispose,
     enroll,
@@ -70,6 +77,7 @@ from ml.studies.attempts import (
     make_app,
     reason_of,
 )
+from webapp.config import DEFAULTS
 
 STEPS_DEFAULT = ["blink", "turn_left", "turn_right"]
 TURN_OUT = 20.0  # degrees from neutral a segment must reach (the service asks 18)
@@ -79,6 +87,9 @@ NEAR_GAP = 16  # frames (2 s): a segment this close ahead is reached by playing 
 BLINK_DIP = 0.75
 BLINK_BACK = 0.9
 MAX_FRAMES = 150  # ATTEMPT_MAX_FRAMES
+TURN_YAW = float(DEFAULTS["TURN_YAW_DEGREES"])  # the service's turn bands, for the per-segment diagnosis
+TURN_PARTIAL = float(DEFAULTS["TURN_PARTIAL_DEGREES"])
+TURN_RETURN = float(DEFAULTS["TURN_RETURN_DEGREES"])
 MAX_DRAWS = 60
 
 
@@ -134,9 +145,9 @@ def turn_segments(
 
 
 def has_intermediate(
-    yaws: Sequence[float | None], seg: tuple[int, int], sign: float, base: float, lo: float = 6.0, hi: float = 18.0
+    yaws: Sequence[float | None], seg: tuple[int, int], sign: float, base: float, lo: float = TURN_PARTIAL, hi: float = TURN_YAW
 ) -> bool:
-    """Does the segment pass through an intermediate pose (what TurnStep requires)?"""
+    """Does the segment pass through a pose in between (TurnStep: TURN_PARTIAL..TURN_YAW)?"""
     return any(y is not None and lo <= sign * (y - base) < hi for y in yaws[seg[0] : seg[1] + 1])
 
 
@@ -199,6 +210,8 @@ class Clip:
     faces: list[int] = field(default_factory=list)
     yaws: list[float | None] = field(default_factory=list)
     ears: list[float | None] = field(default_factory=list)
+    # The video's frames between the sampled ones (time, JPEG as sent): a slow retry's material.
+    between: list[tuple[float, bytes]] = field(default_factory=list)
 
 
 def measure(engine: Any, rgb: np.ndarray) -> tuple[int, float | None, float | None]:
@@ -212,13 +225,29 @@ def measure(engine: Any, rgb: np.ndarray) -> tuple[int, float | None, float | No
     return 1, head_pose(obs.landmarks, rgb.shape[:2]).yaw, eye_aspect_ratio(obs.landmarks)
 
 
+STUDY_CACHE = CACHE_DIR / "studies" / "prompted"
+
+
 def analyse_clip(engine: Any, src: Source, videos: Path) -> Clip:
+    """The clip's frames as sent, and each one's (faces, yaw, EAR). The measurements are cached
+    under ``.cache/ml/studies/prompted/`` keyed by the bytes sent (the sampling and encoding of
+    ``attempt_frames``), so a rerun re-analyses only what changed."""
     clip = Clip(src, attempt_frames(videos / src.video))
+    sampled = {round(t, 6) for t, _d in clip.frames}
+    clip.between = [(t, browser_jpeg(bgr)) for t, bgr in video_frames(videos / src.video) if round(t, 6) not in sampled]
+    digest = hashlib.sha256(b"".join(hashlib.sha256(data).digest() for _t, data in clip.frames)).hexdigest()[:16]
+    path = STUDY_CACHE / f"{src.video.replace('/', '__')}.{digest}.json"
+    if path.exists():
+        cached = json.loads(path.read_text())
+        clip.faces, clip.yaws, clip.ears = cached["faces"], cached["yaws"], cached["ears"]
+        return clip
     for _t, data in clip.frames:
         faces, yaw, ear = measure(engine, decode_rgb(data))
         clip.faces.append(faces)
-        clip.yaws.append(yaw)
-        clip.ears.append(ear)
+        clip.yaws.append(None if yaw is None else float(yaw))
+        clip.ears.append(None if ear is None else float(ear))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"faces": clip.faces, "yaws": clip.yaws, "ears": clip.ears}))
     return clip
 
 
@@ -346,21 +375,151 @@ def summary_of(app: Any, attempt_id: str) -> dict[str, Any]:
 # --- 1 and 3: video attempts ----------------------------------------------------------------------
 
 
-def baseline_start(clip: Clip, before: int, neutral: float, count: int = 3) -> int:
-    """Start of the last run of ``count`` frontal face frames ending before ``before``
-    (searched 3 s back), else of the first such run of the clip."""
+REST_YAW = 6.0  # degrees from the clip's neutral yaw: looking at the camera
+REST_EAR = 0.85  # x the local open-eye level: eyes open, not closing (the finder's dip is 0.75)
+OPEN_WINDOW = 8  # frames each side over which the local open-eye level is taken
+OPEN_MAX_YAW = 8.0  # ... on frames this near the neutral yaw: the eye ratio grows as the head turns
+MIN_REST = 12  # fewer rest frames than this: rest is any frame within 10 degrees of neutral
 
-    def frontal(i: int) -> bool:
-        y = clip.yaws[i]
-        return y is not None and abs(y - neutral) <= 6.0
 
-    for s in range(before - count, max(-1, before - count - 24), -1):
-        if s >= 0 and all(frontal(s + j) for j in range(count)):
+def rest_frames(yaws: Sequence[float | None], ears: Sequence[float | None], neutral: float) -> list[bool]:
+    """Frames of a person waiting for the prompt: a face within ``REST_YAW`` of the neutral yaw
+    with the eyes open (EAR >= ``REST_EAR`` x the largest EAR of the frames within
+    ``OPEN_WINDOW`` that face the camera). Baselines and the pauses between steps are played
+    from these, so no blink or turn is ever played before the server asked for it. A clip with
+    fewer than ``MIN_REST`` of them (a replay whose landmarks jitter) rests on its frontal frames."""
+    n = len(yaws)
+
+    def frontal(i: int, limit: float) -> bool:
+        y = yaws[i]
+        return y is not None and abs(float(y) - neutral) <= limit
+
+    out = []
+    for i in range(n):
+        e = ears[i]
+        if e is None or not frontal(i, REST_YAW):
+            out.append(False)
+            continue
+        near = range(max(0, i - OPEN_WINDOW), min(n, i + OPEN_WINDOW + 1))
+        local = [float(x) for j in near if (x := ears[j]) is not None and frontal(j, OPEN_MAX_YAW)]
+        out.append(float(e) >= REST_EAR * max(local))
+    if sum(out) < MIN_REST:
+        out = [frontal(i, 10.0) for i in range(n)]
+    return out
+
+
+def rest_run_before(rest: Sequence[bool], before: int, count: int = 3, search: int = 24) -> int | None:
+    """Start of the ``count`` rest frames that end closest before ``before`` (searched ``search``
+    frames back: the pose nearest the move, as a person's baseline is), else of the clip's first
+    such run. A baseline that takes more frames goes on with the next rest frames."""
+
+    def run_at(s: int) -> bool:
+        return s >= 0 and s + count <= len(rest) and all(rest[s : s + count])
+
+    for s in range(before - count, max(-1, before - count - search), -1):
+        if run_at(s):
             return s
-    for s in range(len(clip.yaws) - count):
-        if all(frontal(s + j) for j in range(count)):
+    for s in range(len(rest) - count + 1):
+        if run_at(s):
             return s
-    return 0
+    return None
+
+
+class Playback:
+    """Which clip frame a person following the prompts sends next (pure: driven by the answers).
+
+    A person looks at the camera until a step is asked, and only then acts: while the answer
+    names no step (the baseline frames the steps measure against, and after the last step) the
+    next *rest* frame is sent (:func:`rest_frames`: frontal, eyes open), in clip order from the
+    cursor while there are, else the unsent rest frame nearest in time; when the answer names a
+    step not yet acted on, the clip jumps to that step's segment (played on without a jump when the frames up to it are
+    rest frames fewer than ``near_gap`` ahead: the person waits), and then plays on through the
+    segment and beyond until the answer names another step. The baseline therefore never holds
+    a movement: the step's own segment starts only after the server asked for it, however many
+    baseline frames that takes. Every jump is logged as a splice; no frame is sent twice
+    (identical bytes would be a replay).
+
+    "Once more, slowly" (a turn seen with no pose in between) is answered once per step as a
+    person would, by turning again more slowly: ``slow[step]`` are keys (negative: -1 - j) of
+    the video's frames between the sampled ones over the step's segment, at twice the sampling
+    rate of clip time, so the same turn plays at half speed; then the clip plays on after the
+    segment.
+    """
+
+    def __init__(
+        self,
+        rest: Sequence[bool],
+        segments: dict[str, tuple[int, int]],
+        first: str,
+        near_gap: int = NEAR_GAP,
+        slow: dict[str, list[int]] | None = None,
+    ) -> None:
+        self.rest = list(rest)
+        self.segments = dict(segments)
+        self.near_gap = near_gap
+        self.slow = dict(slow or {})
+        self.queue: list[int] = []
+        self.slowed: list[str] = []  # steps retried slowly
+        self.start = rest_run_before(self.rest, self.segments[first][0]) if any(self.rest) else None
+        self.cursor = self.start if self.start is not None else max(0, self.segments[first][0] - 3)
+        self.acting: str | None = None
+        self.sent: list[int] = []
+        self.splices: list[dict[str, Any]] = []
+        self.waits = 0  # frames sent while no step was asked
+
+    def _jump(self, to: int, why: str) -> None:
+        if to != self.cursor:
+            self.splices.append({"from": self.cursor, "to": to, "for": why})
+        self.cursor = to
+
+    def _next_rest(self) -> int | None:
+        """The unsent rest frame nearest the cursor (the cursor itself when it is one): a person
+        holding still longer than planned is any moment of their holding still, not the move
+        that comes next in the clip."""
+        sent = set(self.sent)
+        free = [i for i, r in enumerate(self.rest) if r and i not in sent]
+        return min(free, key=lambda i: (abs(i - self.cursor), i < self.cursor)) if free else None
+
+    def next(self, step: str | None, prompt: str = "") -> int | None:
+        """The clip index to send after an answer naming ``step`` (None before the first frame,
+        during the baseline and after the last step) with ``prompt``; a negative key for a
+        frame of a slow retry; None when the clip has nothing left."""
+        retry = step is not None and step == self.acting and prompt.startswith("Once more")
+        if retry and step not in self.slowed and self.slow.get(step or ""):
+            assert step is not None
+            self.slowed.append(step)
+            self.queue = list(self.slow[step])
+            self.splices.append({"from": self.cursor, "to": "slow retry", "for": step})
+        if self.queue and step is not None and step == self.acting:
+            key = self.queue.pop(0)
+            if not self.queue:
+                self.cursor = max(self.cursor, self.segments[step][1] + 1)  # then on after the segment
+            self.sent.append(key)
+            return key
+        self.queue = []
+        if step is not None and step != self.acting:
+            self.acting = step
+            a = self.segments[step][0]
+            ahead = a - self.cursor
+            if not (0 <= ahead <= self.near_gap and all(self.rest[self.cursor : a])):
+                self._jump(a, step)
+        if step is None:
+            i = self._next_rest()
+            if i is None:
+                return None
+            self.waits += 1
+            self._jump(i, "wait")
+        else:
+            i = self.cursor
+            while i in self.sent:
+                i += 1
+            if i >= len(self.rest):
+                return None
+            self._jump(i, step)
+        self.sent.append(self.cursor)
+        out = self.cursor
+        self.cursor += 1
+        return out
 
 
 def plan_pair(segs: dict[str, list[tuple[int, int]]], pair: Sequence[str]) -> list[tuple[int, int]] | None:
@@ -379,47 +538,76 @@ def plan_pair(segs: dict[str, list[tuple[int, int]]], pair: Sequence[str]) -> li
     return [best[1], best[2]]
 
 
+def slow_keys(clip: Clip, seg: tuple[int, int], rate: float = 2 * SAMPLE_FPS) -> list[int]:
+    """Keys (-1 - j into ``clip.between``) of the unsampled frames over ``seg``'s clip time,
+    at most ``rate`` a second of clip time: the segment's movement played at half speed."""
+    t0, t1 = clip.frames[seg[0]][0], clip.frames[seg[1]][0]
+    out, last = [], -1.0
+    for j, (t, _d) in enumerate(clip.between):
+        if t0 <= t <= t1 and t - last >= 1.0 / rate - 1e-3:
+            out.append(-1 - j)
+            last = t
+    return out
+
+
 def play_clip(client: Any, app: Any, username: str, clip: Clip, pair: list[str], chosen: list[tuple[int, int]]) -> dict[str, Any]:
     neutral = neutral_yaw(clip.yaws)
     attempt_id, steps, draws = start(client, username, pair)
     seg_of = dict(zip(pair, chosen, strict=True))
-    cursor = baseline_start(clip, chosen[0][0], neutral)
-    playing: str | None = None
-    sent: list[int] = []  # clip indices in order
-    splices: list[dict[str, Any]] = []
+    rest = rest_frames(clip.yaws, clip.ears, neutral)
+    slow = {k: slow_keys(clip, v) for k, v in seg_of.items() if k.startswith("turn")}
+    player = Playback(rest, seg_of, pair[0], slow=slow)
     step_log: list[dict[str, Any]] = []
     answer: dict[str, Any] = {"state": "collecting"}
     t0 = time.perf_counter()
     walls: list[float] = []
-    while cursor < len(clip.frames) and len(sent) < MAX_FRAMES:
+    step: str | None = None
+    prompt = ""
+    while len(player.sent) < MAX_FRAMES:
+        index = player.next(step, prompt)
+        if index is None:
+            break
+        data = clip.frames[index][1] if index >= 0 else clip.between[-1 - index][1]
         w0 = time.perf_counter()
-        answer = post(client, attempt_id, len(sent) + 1, clip.frames[cursor][1])
+        answer = post(client, attempt_id, len(player.sent), data)
         walls.append(time.perf_counter() - w0)
-        sent.append(cursor)
         if answer.get("state") != "collecting":
             break
-        step = answer.get("step")
-        cursor += 1
-        if step is not None and step != playing:
-            playing = step
-            seg = seg_of[step]
-            step_log.append({"step": step, "at_frame": len(sent), "t": round(time.perf_counter() - t0, 2), "segment": list(seg)})
-            if not (cursor <= seg[0] <= cursor + NEAR_GAP):
-                if cursor != seg[0]:
-                    splices.append({"from": cursor, "to": seg[0], "for": step})
-                cursor = seg[0]
+        new = answer.get("step")
+        if new is not None and new != step:
+            at = {"after_frame": len(player.sent), "t": round(time.perf_counter() - t0, 2)}
+            step_log.append({"step": new, **at, "segment": list(seg_of[new])})
+        step, prompt = new, str(answer.get("prompt") or "")
+    sent = player.sent
+    base = [float(y) for y in (clip.yaws[i] for i in sent[:3] if i >= 0) if y is not None]
+    base_yaw = float(statistics.median(base)) if base else neutral
     res = close_attempt(client, app, attempt_id, answer)
     res.update(
         challenge=steps,
         draws=draws,
         segments={k: list(v) for k, v in seg_of.items()},
+        # Against the attempt's baseline yaw (its first 3 frames), with the service's bands: does
+        # the segment hold a pose in between (TURN_PARTIAL..TURN_YAW), and does it end back
+        # within TURN_RETURN? A "no" is the material, not the rule.
+        baseline_yaw=round(base_yaw, 1),
         segment_intermediate={
-            k: has_intermediate(clip.yaws, v, 1.0 if k == "turn_left" else -1.0, neutral) for k, v in seg_of.items() if k.startswith("turn")
+            k: has_intermediate(clip.yaws, v, 1.0 if k == "turn_left" else -1.0, base_yaw, TURN_PARTIAL, TURN_YAW)
+            for k, v in seg_of.items()
+            if k.startswith("turn")
         },
+        segment_returns={
+            k: clip.yaws[v[1]] is not None and abs(float(clip.yaws[v[1]]) - base_yaw) <= TURN_RETURN  # type: ignore[arg-type]
+            for k, v in seg_of.items()
+            if k.startswith("turn")
+        },
+        slow_retries=list(player.slowed),
         frames_sent=len(sent),
+        baseline_from=player.start,
+        rest_frames_sent=player.waits,
         clip_indices=sent,
-        study_yaws=[None if clip.yaws[i] is None else round(float(clip.yaws[i]), 1) for i in sent],  # type: ignore[arg-type]
-        splices=splices,
+        study_yaws=[None if i < 0 or clip.yaws[i] is None else round(float(clip.yaws[i]), 1) for i in sent],  # type: ignore[arg-type]
+        study_ears=[None if i < 0 or clip.ears[i] is None else round(float(clip.ears[i]), 3) for i in sent],  # type: ignore[arg-type]
+        splices=player.splices,
         steps_shown=step_log,
         wall_per_frame_s=round(statistics.fmean(walls), 3) if walls else None,
         seconds=round(time.perf_counter() - t0, 2),
@@ -611,7 +799,7 @@ def play_slideshow(client: Any, app: Any, username: str, pics: dict[str, np.ndar
 
 
 def run_slideshows(
-    engine: Any, identity: Path, models_dir: Path, limit: int, seed: int
+    engine: Any, identity: Path, models_dir: Path, limit: int, seed: int, canvases: Sequence[str] = ("full", "composite")
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     people = measure_people(engine, identity)
     measured = [{"person": p.folder.relative_to(identity).as_posix(), "yaws": p.yaws} for p in people]
@@ -619,7 +807,7 @@ def run_slideshows(
     todo = []
     for p in people:
         for sp in slideshow_plans(p):
-            for mode in ("full", "composite"):
+            for mode in canvases:
                 todo.append((p, sp, mode))
     # One of each person first, so that the cap keeps as many people as possible.
     todo.sort(key=lambda t: (t[1]["variant"] != "natural", t[2] != "full"))
@@ -736,6 +924,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="videos (paths under --videos) to run")
     ap.add_argument("--skip-videos", action="store_true")
     ap.add_argument("--skip-slideshows", action="store_true")
+    ap.add_argument(
+        "--canvases", nargs="+", choices=["full", "composite"], default=["full", "composite"], help="slideshow canvases to play"
+    )
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument(
         "--wall-clock",
@@ -777,7 +968,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, engine: Any, plan: Pl
     slide_rows: list[dict[str, Any]] = []
     measured: list[dict[str, Any]] = []
     if not args.skip_slideshows:
-        slide_rows, measured = run_slideshows(engine, args.identity, args.models_dir, args.max_slideshows, args.seed)
+        slide_rows, measured = run_slideshows(engine, args.identity, args.models_dir, args.max_slideshows, args.seed, args.canvases)
     report = {
         "command": "python -m ml.studies.prompted " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": {

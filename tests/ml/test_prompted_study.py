@@ -57,3 +57,82 @@ def test_a_dip_of_the_eye_ratio_on_a_turned_face_is_not_a_blink() -> None:
     assert frontal_blinks(blink_segments(ears), frontal, 0.0) == [(2, 9)]
     assert frontal_blinks(blink_segments(ears), turned, 0.0) == []
     assert find_segments(turned, ears)["blink"] == []
+
+
+def test_rest_frames_are_frontal_and_open_eyed() -> None:
+    from ml.studies.prompted import rest_frames
+
+    yaws: list[float | None] = [0.0] * 6 + [30.0] + [0.0] * 12 + [None]
+    ears: list[float | None] = [0.3, 0.3, 0.24, 0.3, 0.3, 0.3, 0.45] + [0.3] * 2 + [0.1] + [0.3] * 10
+    rest = rest_frames(yaws, ears, 0.0)
+    # Closing (0.24 < 0.85 x 0.3), turned (its inflated 0.45 is no open level), closed, no face.
+    assert [i for i, r in enumerate(rest) if not r] == [2, 6, 9, 19]
+    # Too few rest frames (a jittery replay): any frame within 10 degrees of neutral rests.
+    few = rest_frames([0.0, 8.0, 30.0, 0.0], [0.3, 0.1, 0.3, 0.3], 0.0)
+    assert few == [True, True, False, True]
+
+
+def _drive(player: object, answers: dict[int, str | None]) -> list[tuple[int, str | None]]:
+    """Play ``player`` against a fake server whose answer to the n-th frame names ``answers[n]``
+    (the last named step holds until the next entry): [(clip index, step asked when it was sent)]."""
+    from ml.studies.prompted import Playback
+
+    assert isinstance(player, Playback)
+    out: list[tuple[int, str | None]] = []
+    step: str | None = None
+    for n in range(1, 40):
+        index = player.next(step)
+        if index is None:
+            break
+        out.append((index, step))
+        step = answers.get(n, step)
+    return out
+
+
+def test_the_step_is_acted_only_after_the_server_asks_however_long_the_baseline() -> None:
+    from ml.studies.prompted import Playback
+
+    rest = [True] * 10 + [False] * 8 + [True] * 10
+    # The blink segment (10-17) follows the rest frames at once; the server takes 5 frames
+    # (a frame without a usable face, say) before it asks for the blink.
+    player = Playback(rest, {"blink": (10, 17)}, "blink")
+    sent = _drive(player, {5: "blink", 12: None})
+    assert player.start == 7  # the rest frames right before the move
+    waited = [i for i, step in sent if step is None]
+    # Held still for 5 frames: the 3 planned, then the nearest other rest frames (not the blink).
+    assert waited[:5] == [7, 8, 9, 6, 5]
+    first_act = next(k for k, (_i, step) in enumerate(sent) if step == "blink")
+    assert first_act == 5 and sent[5][0] == 10  # the segment starts only once the blink is asked
+    assert [i for i, _s in sent[5:12]] == list(range(10, 17))
+    # Done after frame 12: the person holds still again, the rest of the segment is skipped.
+    assert all(rest[i] for i, _s in sent[12:])
+    assert len({i for i, _s in sent}) == len(sent)  # nothing sent twice
+
+
+def test_a_far_segment_is_reached_by_a_splice_and_waiting_skips_movements() -> None:
+    from ml.studies.prompted import Playback
+
+    rest = [True] * 6 + [False] * 30 + [True] * 10
+    player = Playback(rest, {"turn_left": (36, 40), "turn_right": (2, 5)}, "turn_right")
+    sent = _drive(player, {3: "turn_right", 8: "turn_left", 12: None})
+    assert [i for i, _s in sent[:3]] == [0, 1, 2]
+    # turn_right asked after frame 3: its segment starts at 2, already sent, so it plays on from 3.
+    assert [i for i, _s in sent[3:8]] == [3, 4, 5, 6, 7]
+    # turn_left asked after frame 8: a jump to its segment.
+    assert sent[8][0] == 36 and {"from": 8, "to": 36, "for": "turn_left"} in player.splices
+    # After the last step the person holds still again: rest frames only.
+    assert all(rest[i] for i, step in sent[12:])
+
+
+def test_once_more_slowly_replays_the_turn_from_the_frames_in_between_once() -> None:
+    from ml.studies.prompted import Playback
+
+    rest = [True] * 4 + [False] * 6 + [True] * 10
+    player = Playback(rest, {"turn_left": (4, 9)}, "turn_left", slow={"turn_left": [-1, -2, -3]})
+    keys = [player.next(None) for _ in range(3)]
+    keys.append(player.next("turn_left"))
+    keys.append(player.next("turn_left", "Once more, slowly: turn your head to your left."))
+    keys += [player.next("turn_left", "Once more, slowly: turn your head to your left.") for _ in range(3)]
+    assert keys == [1, 2, 3, 4, -1, -2, -3, 10]  # the slow frames, then on after the segment
+    assert player.slowed == ["turn_left"]
+    assert player.next("turn_left", "Once more, slowly: turn your head to your left.") == 11  # only once

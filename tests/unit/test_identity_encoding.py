@@ -78,8 +78,9 @@ def test_an_unencoded_frame_never_counts_as_a_mismatch_or_a_match() -> None:
     state = AttemptState()
     assert pol.apply_frame(state, [], face(False), 1, POLICY).state == "collecting"
     assert (state.matched_frames, state.best_distance, state.last_frame_encoded) == (0, None, False)
-    # An encoded frame of someone else ends the attempt, as before.
-    assert pol.apply_frame(state, [], face(True, 0.8), 2, POLICY).reason == pol.NO_MATCH
+    # An encoded frame of someone else is recorded; the decision (not the frame) denies it.
+    assert pol.apply_frame(state, [], face(True, 0.8), 2, POLICY).state == "collecting"
+    assert (state.worst_distance, pol.someone_else(state, POLICY)) == (0.8, True)
 
 
 def test_a_track_break_forces_the_next_encoding() -> None:

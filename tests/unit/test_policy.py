@@ -145,14 +145,59 @@ def test_a_slideshow_retrying_a_turn_fails_after_a_few_fast_returns() -> None:
     assert verdict.state == "granted"
 
 
-def test_someone_else_is_denied_at_once() -> None:
-    verdict, _ = run(["blink"], [*baseline(), frame(distance=0.8), *blink()])
+def trace(challenge: list[str], frames: list[pol.FrameFacts], policy: pol.Policy = POLICY) -> list[tuple[str, str | None]]:
+    """(state, reason) after each frame, as the service answers them."""
+    state, out = AttemptState(), []
+    for seq, f in enumerate(frames, 1):
+        verdict = pol.apply_frame(state, challenge, f, seq, policy)
+        if verdict.state == "collecting":
+            verdict = pol.decide(state, challenge, policy)
+        out.append((verdict.state, verdict.reason))
+        if verdict.state != "collecting":
+            break
+    return out
+
+
+def test_someone_else_is_denied_at_the_decision_not_on_the_frame_that_shows_it() -> None:
+    frames = [*baseline(), frame(distance=0.8), *blink()]
+    seen = trace(["blink"], frames)
+    # The stranger's frame (4) gets "collecting" like any other; the denial comes when the
+    # challenge is done and the liveness frames are in (frame 6: the blink's reopening).
+    assert seen == [("collecting", None)] * 5 + [("denied", "no_match")]
+    verdict, state = run(["blink"], frames)
+    assert "someone else" in (verdict.detail or "") and state.worst_distance == 0.8
+
+
+def test_someone_else_is_never_granted_even_with_enough_matched_frames() -> None:
+    verdict, state = run(["blink"], [*baseline(), frame(distance=0.8), *blink(), *many(5)])
+    assert state.matched_frames >= POLICY.min_matched_frames
+    assert (verdict.state, verdict.reason) == ("denied", "no_match")
+    verdict, _ = run([], [frame(distance=0.8), *many(8)])  # passive-only mode too
     assert (verdict.state, verdict.reason) == ("denied", "no_match")
 
 
-def test_unknown_user_has_infinite_distance_and_is_denied() -> None:
-    verdict, _ = run(["blink"], [frame(distance=float("inf"))])
-    assert verdict.reason == "no_match"
+def test_someone_else_waits_for_the_liveness_frames_and_a_failing_score_is_spoof() -> None:
+    short = replace(POLICY, live_min_frames=8)
+    seen = trace(["blink"], [*baseline(), frame(distance=0.8), *blink(), *many(3)], short)
+    assert seen[:7] == [("collecting", None)] * 7 and seen[7] == ("denied", "no_match")  # 8 live frames
+    verdict, _ = run(["blink"], [*many(3, live=0.1), frame(distance=0.8, live=0.1), frame(ear=0.1, live=0.1), frame(live=0.1)])
+    assert (verdict.state, verdict.reason) == ("denied", "spoof")
+    assert "someone else" in (verdict.detail or "")
+
+
+def test_unknown_user_runs_the_same_course_as_a_real_account_shown_someone_else() -> None:
+    # A photo of the victim against a missing account (an infinite distance: the decoy template)
+    # and a stranger against a real one: the same answers frame by frame, so the answers never
+    # tell whether the account exists.
+    unknown = trace(["blink"], [*many(3, distance=float("inf")), frame(ear=0.1, distance=float("inf")), frame(distance=float("inf"))])
+    stranger = trace(["blink"], [*many(3, distance=0.9), frame(ear=0.1, distance=0.9), frame(distance=0.9)])
+    assert unknown == stranger == [("collecting", None)] * 4 + [("denied", "no_match")]
+    # Until the challenge is done it is only collecting; out of budget, the usual reason.
+    verdict, state = run(["blink"], [frame(distance=float("inf"))])
+    assert verdict.state == "collecting"
+    assert pol.out_of_budget(state, ["blink"], POLICY, "frame_cap").reason == "no_face"
+    _, state = run(["blink"], many(6, distance=float("inf")))
+    assert pol.out_of_budget(state, ["blink"], POLICY, "frame_cap").reason == "challenge_failed"
 
 
 def test_inconclusive_distance_is_not_counted_but_not_fatal() -> None:

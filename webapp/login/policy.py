@@ -3,7 +3,8 @@
 Pure functions over :class:`AttemptState`: no database, no models, no clock reads, so the
 policy is unit-tested exhaustively and every worker decides the same way. The service feeds
 each analysed frame to :func:`apply_frame`, then asks :func:`decide`; when the attempt runs
-out of time or frames it asks :func:`out_of_budget` for the denial.
+out of time or frames it asks :func:`out_of_budget` for the denial. The service only gathers
+the facts (``FrameFacts``); every verdict, identity at the decision included, is made here.
 """
 
 from __future__ import annotations
@@ -200,7 +201,10 @@ def _several_faces(state: AttemptState, frame: FrameFacts, seq: int, policy: Pol
 
 
 def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) -> Verdict | None:
-    """Decision policy 1: enough frames of the claimed user, and none of anyone else."""
+    """Decision policy 1, the evidence: frames of the claimed user, and the worst distance seen.
+
+    A frame of someone else (farther than ``mismatch_distance``) does not end the attempt here:
+    :func:`decide` denies it once everything else is in (see :func:`someone_else`)."""
     if not frame.encoded:
         state.last_frame_encoded = False
         return None
@@ -209,13 +213,17 @@ def _identity(state: AttemptState, frame: FrameFacts, seq: int, policy: Policy) 
     state.last_frame_encoded = True
     state.encode_next = False
     distance = frame.distance if frame.distance is not None else float("inf")
-    if distance > policy.mismatch_distance:
-        return _deny(NO_MATCH, f"frame {seq} shows someone else (distance {distance:.3f})")
     if distance <= policy.tolerance:
         state.matched_frames += 1
     state.best_distance = distance if state.best_distance is None else min(state.best_distance, distance)
     state.worst_distance = distance if state.worst_distance is None else max(state.worst_distance, distance)
     return None
+
+
+def someone_else(state: AttemptState, policy: Policy) -> bool:
+    """Did any encoded frame show a face farther than ``mismatch_distance`` from the claimed
+    user's templates (always, for an unknown username: its decoy template is far from any face)?"""
+    return state.worst_distance is not None and state.worst_distance > policy.mismatch_distance
 
 
 def _motion(state: AttemptState, frame: FrameFacts, policy: Policy, challenged: bool) -> Verdict | None:
@@ -357,9 +365,20 @@ def _challenge(state: AttemptState, challenge: list[str], frame: FrameFacts, seq
 
 
 def decide(state: AttemptState, challenge: list[str], policy: Policy) -> Verdict:
-    """Grant when every condition of the policy holds; otherwise keep collecting."""
+    """Grant when every condition of the policy holds; otherwise keep collecting.
+
+    "Someone else" (decision policy 1) is decided here, when the challenge is done and enough
+    frames were judged live, not on the frame that shows it. Ending an attempt on its first
+    mismatching frame answered, frame by frame, whether a face matches an account, and so
+    whether the account exists (a photo of the victim got ``collecting`` for a real account and
+    ``no_match`` for a missing one). Now every attempt runs the same course, and one that ever
+    showed someone else is denied ``spoof`` if its live score fails (as it would be anyway),
+    else ``no_match``: both are reasons a real user's failure gets too.
+    """
     if state.step_index < len(challenge):
         return COLLECTING
+    if someone_else(state, policy):
+        return _someone_else_verdict(state, policy)
     if state.matched_frames < policy.min_matched_frames:
         state.encode_next = True  # identity evidence is what is missing (sparse encoding)
         return COLLECTING
@@ -374,6 +393,16 @@ def decide(state: AttemptState, challenge: list[str], policy: Policy) -> Verdict
         state.encode_next = True
         return COLLECTING
     return Verdict(STATE_GRANTED, None, f"{state.matched_frames} matched frames, live {live:.3f}, steps {challenge}")
+
+
+def _someone_else_verdict(state: AttemptState, policy: Policy) -> Verdict:
+    """The denial of an attempt that showed someone else, once its liveness evidence is in."""
+    if len(state.live_scores) < policy.live_min_frames:
+        return COLLECTING
+    live = state.live_mean
+    if live is not None and live < policy.live_threshold:
+        return _deny(SPOOF, f"mean live score {live:.3f} < {policy.live_threshold:.3f}; a frame showed someone else")
+    return _deny(NO_MATCH, f"a frame showed someone else (worst distance {state.worst_distance:.3f})")
 
 
 def out_of_budget(state: AttemptState, challenge: list[str], policy: Policy, cause: str) -> Verdict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -186,12 +185,9 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     now = utcnow()
 
     facts = report.facts
-    # Identity is judged at the decision, not per frame (see _identity_at_decision).
-    deferred = replace(policy, mismatch_distance=math.inf)
-    verdict = pol.apply_frame(state, challenge, facts, seq, deferred)
+    verdict = pol.apply_frame(state, challenge, facts, seq, policy)
     if verdict.state == STATE_COLLECTING:
-        verdict = pol.decide(state, challenge, deferred)
-    verdict = _identity_at_decision(state, challenge, verdict, policy)
+        verdict = pol.decide(state, challenge, policy)  # identity included (someone else: at the decision)
     if verdict.state == STATE_COLLECTING and seq >= settings().attempts.max_frames:
         verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
     if verdict.state == STATE_GRANTED and attempt.user_id is None:
@@ -286,31 +282,6 @@ def decoy_templates(username: str) -> np.ndarray:
     seed = hmac.new(key, b"livegate-decoy:" + username.encode(), hashlib.sha256).digest()
     rng = np.random.default_rng(int.from_bytes(seed[:16], "big"))
     return rng.normal(0.0, 0.09, size=(1, 128))
-
-
-def _identity_at_decision(state: AttemptState, challenge: list[str], verdict: pol.Verdict, policy: pol.Policy) -> pol.Verdict:
-    """ "Someone else" is decided when everything else is in, not on the frame that shows it.
-
-    Ending an attempt on its first mismatching frame answered, frame by frame, whether a face
-    matches an account, and so whether the account exists (a photo of the victim got
-    `collecting` for a real account and `no_match` for a missing one). Now every attempt runs
-    the same course: when the challenge is done and enough frames were judged live, an attempt
-    that ever showed a face farther than IDENTITY_MISMATCH_DISTANCE from the claimed user's
-    templates (always, for an unknown username) is denied: spoof if the live score fails
-    (as decide() would), else no_match. Both are reasons a real user's failure gets too.
-    """
-    someone_else = state.worst_distance is not None and state.worst_distance > policy.mismatch_distance
-    if not someone_else or verdict.state == STATE_DENIED:
-        return verdict
-    ready = state.step_index >= len(challenge) and len(state.live_scores) >= policy.live_min_frames
-    if verdict.state == STATE_COLLECTING and not ready:
-        return verdict
-    live = state.live_mean
-    if live is not None and live < policy.live_threshold:
-        return pol.Verdict(
-            STATE_DENIED, pol.SPOOF, f"mean live score {live:.3f} < {policy.live_threshold:.3f}; a frame showed someone else"
-        )
-    return pol.Verdict(STATE_DENIED, pol.NO_MATCH, f"a frame showed someone else (worst distance {state.worst_distance:.3f})")
 
 
 def _summary(state: AttemptState) -> dict[str, Any]:
