@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import ADMIN_PASSWORD, admin_token, auth, csrf_of, post_frame, start
+from tests.support.faces import face_photo
 from tests.support.frames import (
     blank_jpeg,
     face_crop,
@@ -32,6 +33,12 @@ def token(app: Flask, runner: Any) -> str:
     return admin_token(runner)
 
 
+# A third photo of alice's man for the account minimum (ENROLL_MIN_FRAMES, 3); obama2.jpg stays
+# out of every enrollment, as the photo the tests sign in and verify with.
+def third() -> bytes:
+    return face_photo("obama_partial_face2.jpg").read_bytes()
+
+
 def files(field: str, blobs: list[bytes]) -> dict[str, Any]:
     return {field: [(io.BytesIO(b), f"img{i}.jpg", "image/jpeg") for i, b in enumerate(blobs)]}
 
@@ -44,7 +51,9 @@ def create_alice(client: FlaskClient, token: str) -> None:
 def enroll_alice(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> dict[str, Any]:
     create_alice(client, token)
     r = client.post(
-        "/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"]]), headers=auth(token)
+        "/api/v1/admin/users/alice/faces",
+        data=files("images", [photo_bytes[n] for n in ("obama.jpg", "obama3.jpg")] + [third()]),
+        headers=auth(token),
     )
     assert r.status_code == 201
     return r.get_json()
@@ -123,11 +132,12 @@ def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, pho
         tiny,  # 5 face too small
         photo_bytes["biden.jpg"],  # 6 another person than image 0
         photo_bytes["obama3.jpg"],  # 7 good
+        third(),  # 8 good
     ]
     r = client.post("/api/v1/admin/users/alice/faces", data=files("images", images), headers=auth(token))
     assert r.status_code == 201
     body = r.get_json()
-    assert body["enrolled"] == 2
+    assert body["enrolled"] == 3
     assert [(x["index"], x["reason"]) for x in body["rejected"]] == [
         (1, "no_face"),
         (2, "multiple_faces"),
@@ -137,7 +147,24 @@ def test_enroll_reports_each_rejected_image(client: FlaskClient, token: str, pho
         (6, "different_person"),
     ]
     users = client.get("/api/v1/admin/users", headers=auth(token)).get_json()["users"]
-    assert {u["username"]: u["templates"] for u in users}["alice"] == 2
+    assert {u["username"]: u["templates"] for u in users}["alice"] == 3
+
+
+@pytest.mark.slow  # dlib: the images are analysed
+def test_uploads_meet_the_account_minimum_then_top_up_singly(client: FlaskClient, token: str, photo_bytes: dict[str, bytes]) -> None:
+    """The CLI's minimum (tests/test_cli.py): a new account needs 3 good photos in one upload;
+    nothing of a short upload is kept; an account that holds 3 takes one more, or none (201)."""
+    create_alice(client, token)
+    two = client.post("/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"], third()]), headers=auth(token))
+    assert (two.status_code, two.get_json()["error"], two.get_json()["needed"]) == (422, "not_enough_good_images", 3)
+    assert two.get_json()["enrolled"] == 0 and "Need at least 3 good images" in two.get_json()["message"]
+    assert [(x["index"], x["reason"]) for x in two.get_json()["rejected"]] == [(None, "not_enough_good_images")]
+    three = files("images", [photo_bytes["obama.jpg"], photo_bytes["obama3.jpg"], third()])
+    assert client.post("/api/v1/admin/users/alice/faces", data=three, headers=auth(token)).get_json()["enrolled"] == 3
+    one = client.post("/api/v1/admin/users/alice/faces", data=files("images", [photo_bytes["obama.jpg"]]), headers=auth(token))
+    assert (one.status_code, one.get_json()["enrolled"]) == (201, 1)
+    bad = client.post("/api/v1/admin/users/alice/faces", data=files("images", [blank_jpeg()]), headers=auth(token))
+    assert (bad.status_code, bad.get_json()["enrolled"], len(bad.get_json()["rejected"])) == (201, 0, 1)
 
 
 @pytest.mark.slow  # dlib: the images are analysed

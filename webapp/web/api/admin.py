@@ -110,11 +110,10 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     source = request.form.get("source", "upload")
     if source not in ("upload", "webcam"):
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
-    min_good = settings().enroll.min_webcam_frames if source == "webcam" else 1
     # The admin attests that the person agreed to CONSENT_TEXT; "consent=no" (or false/0) refuses.
     if request.form.get("consent", "yes").strip().lower() in ("no", "false", "0"):
         raise InvalidRequest("The person must consent to the biometric consent text before enrollment.")
-    result = enroll_images(user, images, source, min_good=min_good)
+    result = enroll_images(user, images, source)  # the account minimum (ENROLL_MIN_FRAMES)
     if result.enrolled:
         record_consent(user, settings().consent_text, recorded_by=_actor())
     audit(
@@ -128,9 +127,13 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     )
     db.session.commit()
     body = {"enrolled": result.enrolled, "rejected": result.rejected}
-    if source == "webcam" and result.enrolled == 0:
-        exc = NotEnoughGoodImages(f"Need at least {min_good} good webcam frames.")
-        resp = jsonify({"error": exc.error, "message": exc.description, **body})
+    min_faces = settings().enroll.min_faces
+    if result.enrolled == 0 and result.held < min_faces:
+        # Nothing stored and the account still below the minimum: say how many good images
+        # this one needed (an account that holds enough answers 201 with its rejections).
+        held = f"; {user.username} holds {result.held}, an account needs {min_faces}" if result.held else ""
+        exc = NotEnoughGoodImages(f"Need at least {result.needed} good images in one enrollment{held}.")
+        resp = jsonify({"error": exc.error, "message": exc.description, "needed": result.needed, **body})
         return resp, exc.code
     return jsonify(body), 201
 
