@@ -73,6 +73,7 @@ def enroll_alice(client: FlaskClient, token: str, photo_bytes: dict[str, bytes])
         ("GET", "/api/v1/admin/attempts"),
         ("POST", "/api/v1/admin/verify"),
         ("POST", "/api/v1/admin/liveness"),
+        ("POST", "/api/v1/admin/enrollment/preview"),
     ],
 )
 def test_admin_endpoints_need_authentication(client: FlaskClient, token: str, method: str, path: str) -> None:
@@ -178,6 +179,72 @@ def test_webcam_enrollment_needs_three_good_frames(client: FlaskClient, token: s
     frames = [jittered_jpeg(portrait("obama2.jpg"), i) for i in range(3)]
     r = client.post("/api/v1/admin/users/alice/faces", data={**files("images", frames), "source": "webcam"}, headers=auth(token))
     assert (r.status_code, r.get_json()["enrolled"]) == (201, 3)
+
+
+PREVIEW = "/api/v1/admin/enrollment/preview"
+
+
+def _preview(client: FlaskClient, data: bytes, token: str, mimetype: str = "image/jpeg") -> Any:
+    return client.post(PREVIEW, data={"frame": (io.BytesIO(data), "preview.jpg", mimetype)}, headers=auth(token))
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (b"not an image", 400, "bad_frame"),
+        (b"GIF89a" + b"\0" * 40, 400, "bad_frame"),
+        (None, 400, "bad_frame"),  # no frame field
+        ("json", 415, "unsupported_media"),
+    ],
+)
+def test_enrollment_preview_refuses_bad_input_with_json(client: FlaskClient, token: str, body: Any, status: int, error: str) -> None:
+    if body is None:
+        r = client.post(PREVIEW, data={"other": "x"}, headers=auth(token), content_type="multipart/form-data")
+    elif body == "json":
+        r = client.post(PREVIEW, json={"frame": "x"}, headers=auth(token))
+    else:
+        r = _preview(client, body, token)
+    assert (r.status_code, r.get_json()["error"]) == (status, error), r.get_json()
+
+
+def test_enrollment_preview_refuses_an_unsupported_format_and_a_huge_frame(client: FlaskClient, token: str) -> None:
+    assert _preview(client, gif_bytes(), token, "image/gif").status_code == 415  # the part's label
+    gif = _preview(client, gif_bytes(), token)  # labelled JPEG, but a GIF
+    assert (gif.status_code, gif.get_json()["error"]) == (415, "unsupported_media")
+    r = _preview(client, b"\xff\xd8" + b"\0" * (2 * 1024 * 1024 + 10), token)  # beyond FRAME_MAX_BYTES
+    assert (r.status_code, r.get_json()["error"]) == (413, "frame_too_large")
+
+
+def test_enrollment_preview_from_a_session_needs_the_csrf_token(client: FlaskClient, token: str) -> None:
+    csrf = csrf_of(client.get("/admin/login").data)
+    assert client.post("/admin/login", data={"username": "root", "password": ADMIN_PASSWORD, "csrf_token": csrf}).status_code == 302
+    form = {"frame": (io.BytesIO(b"not an image"), "p.jpg", "image/jpeg")}
+    no_csrf = client.post(PREVIEW, data=form)
+    assert (no_csrf.status_code, no_csrf.get_json()["error"]) == (403, "csrf_failed")
+    csrf = csrf_of(client.get("/admin/").data)
+    form = {"frame": (io.BytesIO(b"not an image"), "p.jpg", "image/jpeg")}
+    assert client.post(PREVIEW, data=form, headers={"X-CSRF-Token": csrf}).get_json()["error"] == "bad_frame"  # past the CSRF check
+
+
+@pytest.mark.slow  # dlib: the frames are searched for faces
+def test_enrollment_preview_hints_on_real_frames(client: FlaskClient, token: str) -> None:
+    """The real detector on webcam-like frames: a good face fits the oval and is ready; the
+    far, dark, two-face and empty frames get the sign-in's hint codes. No template is stored."""
+    good = _preview(client, jittered_jpeg(portrait("obama2.jpg"), 0), token).get_json()
+    assert good == {"faces": 1, "hints": [], "face_fits": True, "ready": True}
+    far = np.full((480, 640, 3), 120, np.uint8)  # the face box about 0.15 of the frame's width
+    far[135:345, 215:425] = face_crop(photo_rgb("obama2.jpg"), size=210, scale=2.6)
+    cases = {
+        "far": (encode_jpeg(far), "move_closer"),
+        "dark": (encode_jpeg((portrait("obama2.jpg") * 0.12).astype(np.uint8)), "too_dark"),
+        "two faces": (noisy_jpeg(side_by_side(photo_rgb("obama.jpg"), photo_rgb("biden.jpg")), 0), "multiple_faces"),
+        "empty": (blank_jpeg(), "no_face"),
+    }
+    for name, (data, hint) in cases.items():
+        body = _preview(client, data, token).get_json()
+        assert body["hints"][:1] == [hint] and body["ready"] is False, (name, body)
+    users = client.get("/api/v1/admin/users", headers=auth(token)).get_json()["users"]
+    assert all(u["templates"] == 0 for u in users)
 
 
 def test_enroll_unknown_user_and_no_images(client: FlaskClient, token: str) -> None:

@@ -15,6 +15,7 @@ from flask import Response, g, jsonify, request
 from flask_login import current_user
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.preview import preview_frame
 from webapp.accounts.privacy import record_consent
 from webapp.accounts.security import bearer_user, check_csrf, client_address
 from webapp.accounts.stills import score_still, single_face
@@ -23,7 +24,7 @@ from webapp.accounts.users import create_user, delete_templates, delete_user, fi
 from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import utcnow
-from webapp.errors import ApiError, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
+from webapp.errors import ApiError, BadFrame, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
 from webapp.face.match import match
 from webapp.login.attempts import get_attempt, recent_attempts
 from webapp.login.throttle import active_locks, clear_locks
@@ -136,6 +137,22 @@ def admin_enroll(username: str) -> tuple[Response, int]:
         resp = jsonify({"error": exc.error, "message": exc.description, "needed": result.needed, **body})
         return resp, exc.code
     return jsonify(body), 201
+
+
+@bp.post("/admin/enrollment/preview")
+@admin_required
+def admin_enrollment_preview() -> Response:
+    """Quality hints for one webcam preview frame (field ``frame``, a login-sized JPEG/PNG):
+    the enrollment page polls this, one request in flight, to draw its oval and hints
+    (accounts/preview.py). Nothing is stored or audited: no face leaves this request."""
+    require_multipart()
+    part = request.files.get("frame")
+    if part is None:
+        raise BadFrame("The request has no 'frame' file field.")
+    cfg = settings()
+    rgb = decode_upload(part_bytes(part, cfg.frame_limits.max_bytes), cfg.frame_limits, "frame")  # 413 beyond FRAME_MAX_*
+    preview = preview_frame(rgb, runtime(), cfg.guidance, cfg.enroll)
+    return jsonify({"faces": preview.faces, "hints": preview.hints, "face_fits": preview.face_fits, "ready": preview.ready})
 
 
 @bp.delete("/admin/users/<username>/faces")
