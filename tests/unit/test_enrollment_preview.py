@@ -91,3 +91,12 @@ def test_a_face_below_the_enrollment_pixels_asks_to_come_closer_even_when_it_fil
     box = Box(90, 60, 150, 130)
     p = preview_frame(_frame(box=box, w=240, h=180), _runtime(box), GUIDE, BARS)
     assert p.hints == ["move_closer"] and not p.ready
+
+
+def test_the_api_document_lists_every_hint_code() -> None:
+    from webapp.login.hints import ORDER
+    from webapp.web.api.docs import openapi_document
+
+    answer = openapi_document()["paths"]["/api/v1/admin/enrollment/preview"]["post"]["responses"]["200"]
+    schema = answer["content"]["application/json"]["schema"]["properties"]
+    assert schema["hints"]["items"]["enum"] == list(ORDER)
