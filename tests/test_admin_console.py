@@ -179,8 +179,19 @@ def test_charts_escape_labels_and_keep_counts() -> None:
     assert "g (3)" in hist and "thr 0.5" in hist
 
 
-def test_users_add_without_a_face_says_what_it_did(runner: Any) -> None:
-    result = runner.invoke(args=["users", "add", "frank", "--display-name", "Frank"])
+def test_users_add_without_a_face_refuses_unless_asked(client: FlaskClient, runner: Any) -> None:
+    refused = runner.invoke(args=["users", "add", "frank", "--display-name", "Frank"])
+    assert refused.exit_code == 1
+    assert "no --face given: enroll at least 3 photos" in refused.output and "--no-face" in refused.output
+    assert runner.invoke(args=["users", "list"]).output.count("frank") == 0
+    result = runner.invoke(args=["users", "add", "frank", "--display-name", "Frank", "--no-face"])
     assert result.exit_code == 0
-    assert "created frank with no face enrolled: they cannot sign in yet." in result.output
+    assert "created frank with no face enrolled: they cannot sign in yet" in result.output
     assert "flask users enroll frank --face PHOTO (at least 3 photos)" in result.output
+    both = runner.invoke(args=["users", "add", "gina", "--display-name", "Gina", "--no-face", "--face", __file__])
+    assert both.exit_code == 1 and "not both" in both.output
+    # The admin pages flag the account that cannot sign in.
+    create_admin(runner)
+    assert admin_login(client).status_code == 302
+    assert "⚠ not enrolled" in client.get("/admin/").get_data(as_text=True)
+    assert 'id="faces-warning"' in client.get("/admin/users/frank").get_data(as_text=True)

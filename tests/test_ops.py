@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from tests.support.api import follow_prompts, start
 from tests.support.frames import jittered_frames
 from webapp.ops.logs import DECISION_LOGGER, JsonFormatter
+from webapp.ops.metrics import SUBSTAGES
 from webapp.settings import SettingsError
 
 
@@ -37,7 +38,8 @@ def test_metrics_endpoint_speaks_prometheus(client: FlaskClient) -> None:
     r = client.get("/metrics")
     assert r.status_code == 200 and r.mimetype == "text/plain"
     text = r.get_data(as_text=True)
-    for family in ("livegate_login_attempts", "livegate_frame_stage_seconds", "livegate_attempt_live_score", "livegate_model_info"):
+    families = ("livegate_login_attempts", "livegate_frame_stage_seconds", "livegate_frame_substage_seconds", "livegate_attempt_live_score")
+    for family in (*families, "livegate_model_info"):
         assert f"# TYPE {family}" in text
 
 
@@ -102,6 +104,8 @@ def test_metrics_scraped_after_a_login(app: Flask, client: FlaskClient, alice: s
     text = client.get("/metrics").get_data(as_text=True)
     granted = _sample(text, "livegate_login_attempts_total", decision="granted", reason="none")
     analysed = _sample(text, "livegate_frame_stage_seconds_count", stage="analysis")
+    substages = {name: _sample(text, "livegate_frame_substage_seconds_count", stage=name) for name in SUBSTAGES}
+    substages["detection_sum"] = _sample(text, "livegate_frame_substage_seconds_sum", stage="detection")
     body = start(client).get_json()
     follow_prompts(monkeypatch, body["challenge"]["steps"])
     bodies = send_all(client, body["attempt_id"], jittered_frames(12))
@@ -110,6 +114,13 @@ def test_metrics_scraped_after_a_login(app: Flask, client: FlaskClient, alice: s
     assert _sample(text, "livegate_login_attempts_total", decision="granted", reason="none") == granted + 1
     assert _sample(text, "livegate_frame_stage_seconds_count", stage="analysis") == analysed + len(bodies)
     assert _sample(text, "livegate_frame_stage_seconds_count", stage="decode") >= len(bodies)
+    # Inside the phases: every frame was looked up, searched for faces, decided and written;
+    # the frames that showed one face were measured and scored.
+    for name in ("replay", "detection", "policy", "db"):
+        assert _sample(text, "livegate_frame_substage_seconds_count", stage=name) == substages[name] + len(bodies), name
+    for name in ("landmarks_encoding", "liveness"):
+        assert substages[name] < _sample(text, "livegate_frame_substage_seconds_count", stage=name) <= substages[name] + len(bodies)
+    assert _sample(text, "livegate_frame_substage_seconds_sum", stage="detection") > substages["detection_sum"]
     assert _sample(text, "livegate_attempt_live_score_count", decision="granted") >= 1
     assert _sample(text, "livegate_attempt_identity_distance_count", decision="granted") >= 1
     assert 'livegate_model_info{name="ensemble",role="ensemble",version=' in text
@@ -123,10 +134,41 @@ def test_multiprocess_mode_adds_up_every_worker(tmp_path: Any) -> None:
     import sys
 
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    record = "from webapp.ops.metrics import record_decision; record_decision('denied', 'spoof', 0.2, 0.4)"
+    record = (
+        "from webapp.ops.metrics import frame_substages, record_decision, substage\n"
+        "record_decision('denied', 'spoof', 0.2, 0.4)\n"
+        "with frame_substages():\n"
+        "    with substage('detection'): pass\n"
+    )
     for _ in range(2):
         subprocess.run([sys.executable, "-c", record], env=env, check=True, cwd=os.getcwd())
     scrape = "from webapp.ops.metrics import exposition; print(exposition()[0].decode())"
     out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True, cwd=os.getcwd()).stdout
     assert _sample(out, "livegate_login_attempts_total", decision="denied", reason="spoof") == 2.0
     assert _sample(out, "livegate_attempt_live_score_count", decision="denied") == 2.0
+    assert _sample(out, "livegate_frame_substage_seconds_count", stage="detection") == 2.0
+
+
+def test_substages_add_up_within_a_frame_and_time_nothing_outside_one() -> None:
+    """Each sub-stage is observed once per frame with its total; outside a frame (benchmarks,
+    enrollment) the timers record nothing."""
+    from prometheus_client import REGISTRY
+
+    from webapp.ops.metrics import frame_substages, substage
+
+    def count(name: str) -> float:
+        return REGISTRY.get_sample_value("livegate_frame_substage_seconds_count", {"stage": name}) or 0.0
+
+    before = {name: count(name) for name in SUBSTAGES}
+    with substage("detection"):
+        pass
+    assert count("detection") == before["detection"]
+    with frame_substages():
+        for _ in range(3):
+            with substage("replay"):
+                pass
+        with pytest.raises(ZeroDivisionError), substage("policy"):
+            _ = 1 / 0  # a stage that raised took time too
+    assert count("replay") == before["replay"] + 1
+    assert count("policy") == before["policy"] + 1
+    assert count("liveness") == before["liveness"]  # a stage that did not run is not observed

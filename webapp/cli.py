@@ -10,13 +10,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.enrollment import EnrollResult, enroll_images
 from webapp.accounts.privacy import checkpoint, erase_person, export_person, prune, pseudonym, record_consent
 from webapp.accounts.sealing import EXTENSION_KEY as SEALING_KEY
 from webapp.accounts.sealing import add_current_key, drop_old_keys, keyring
 from webapp.accounts.security import hash_password, issue_api_token
 from webapp.accounts.templates import reseal_all
-from webapp.accounts.users import check_email, create_user, delete_user, find_user, template_counts, users_with_counts
+from webapp.accounts.users import check_email, create_user, delete_user, find_user, users_with_counts
 from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import ROLE_ADMIN, User, utcnow
@@ -88,11 +88,25 @@ def admin_token(name: str, label: str) -> None:
 @click.option("--display-name", required=True)
 @click.option("--email", default=None, help="Given to OpenID Connect clients granted the email scope.")
 @click.option(
-    "--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A photo to enroll (repeatable)."
+    "--face",
+    "faces",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A photo to enroll (repeatable; at least ENROLL_MIN_FRAMES good ones, default 3).",
 )
-def users_add(username: str, display_name: str, email: str | None, faces: tuple[Path, ...]) -> None:
-    """Create USERNAME and enroll the given face photos, in one transaction: when photos are
-    given and every one of them is rejected, no user is created (exit status 1)."""
+@click.option("--no-face", is_flag=True, help="Create the account without a face, to enroll later (admin user page or `users enroll`).")
+def users_add(username: str, display_name: str, email: str | None, faces: tuple[Path, ...], no_face: bool) -> None:
+    """Create USERNAME and enroll the given face photos, in one transaction: when fewer than
+    ENROLL_MIN_FRAMES of them are usable, no user is created (exit status 1). Without --face
+    it refuses, unless --no-face says that an account nobody can sign in to yet is meant."""
+    need = settings().enroll.min_faces
+    if faces and no_face:
+        _fail("give either --face photos or --no-face, not both")
+    if not faces and not no_face:
+        _fail(
+            f"no --face given: enroll at least {need} photos (--face PHOTO, repeatable), "
+            "or pass --no-face to create an account that cannot sign in until its faces are enrolled"
+        )
     try:
         user = create_user(username, display_name)
         if email is not None:
@@ -100,48 +114,42 @@ def users_add(username: str, display_name: str, email: str | None, faces: tuple[
     except ApiError as exc:
         _fail(exc.description or exc.error)
     audit("user_created", subject=user.username, actor="cli")
-    enrolled = _enroll(user, faces) if faces else 0
-    if faces and enrolled == 0:
-        db.session.rollback()
-        _fail(f"no photo was usable: {user.username} was not created")
+    if faces:
+        result = _enroll(user, faces)
+        if not result.enrolled:
+            db.session.rollback()
+            _fail(f"{_why_nothing(result)}: {user.username} was not created")
     db.session.commit()
     if not faces:
-        click.echo(f"created {user.username} with no face enrolled: they cannot sign in yet.")
-        click.echo(f"  next: flask users enroll {user.username} --face PHOTO (at least {settings().enroll.min_faces} photos)")
+        click.echo(f"created {user.username} with no face enrolled: they cannot sign in yet (the admin pages flag the account).")
+        click.echo(f"  next: flask users enroll {user.username} --face PHOTO (at least {need} photos), or the admin user page's webcam")
         return
     click.echo(f"created {user.username}")
-    click.echo(f"enrolled {enrolled} of {len(faces)} photos for {user.username}")
-    _warn_if_few(user)
+    click.echo(f"enrolled {result.enrolled} of {len(faces)} photos for {user.username}")
 
 
 @users_cli.command("enroll")
 @click.argument("username")
 @click.option("--face", "faces", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def users_enroll(username: str, faces: tuple[Path, ...]) -> None:
-    """Enroll more face photos for an existing user (exit status 1 when none was usable)."""
+    """Add face photos to an existing user (exit status 1 when none was stored). Incremental:
+    an account holding ENROLL_MIN_FRAMES faces takes any number more; one holding fewer
+    needs enough good photos in this one call to reach that minimum."""
     try:
         user = find_user(username)
     except ApiError:
         _fail(f"no user named {username}")
-    enrolled = _enroll(user, faces)
+    result = _enroll(user, faces)
     db.session.commit()  # the audit of a fully rejected enrollment is kept too
-    click.echo(f"enrolled {enrolled} of {len(faces)} photos for {user.username}")
-    _warn_if_few(user)
-    if enrolled == 0:
-        sys.exit(1)
+    if not result.enrolled:
+        _fail(_why_nothing(result))
+    total = result.held + result.enrolled
+    click.echo(f"enrolled {result.enrolled} of {len(faces)} photos for {user.username} (now {total} face{'s' if total != 1 else ''})")
 
 
-def _warn_if_few(user: User) -> None:
-    """The same minimum the web pages ask for (ENROLL_MIN_FRAMES): said, not enforced, so a
-    user with one good photo can still be enrolled and topped up later."""
-    total = template_counts().get(user.id, 0)
-    need = settings().enroll.min_faces
-    if total < need:
-        click.echo(f"warning: {user.username} has {total} face{'s' if total != 1 else ''}; enroll at least {need} for reliable sign-in")
-
-
-def _enroll(user: User, faces: tuple[Path, ...]) -> int:
-    """Analyse and add the photos, audit the result, report rejections; the caller commits."""
+def _enroll(user: User, faces: tuple[Path, ...]) -> EnrollResult:
+    """Analyse and add the photos, audit the result, report rejections; the caller commits.
+    The minimum is the web's (enrollment.good_needed): below it nothing is stored."""
     result = enroll_images(user, [p.read_bytes() for p in faces], "cli")
     audit("faces_enrolled", subject=user.username, actor="cli", enrolled=result.enrolled, rejected=len(result.rejected))
     if result.enrolled:
@@ -149,7 +157,18 @@ def _enroll(user: User, faces: tuple[Path, ...]) -> int:
     for r in result.rejected:
         name = faces[r["index"]].name if r["index"] is not None else "-"
         click.echo(f"  rejected {name}: {r['reason']} ({r.get('detail', '')})")
-    return result.enrolled
+    return result
+
+
+def _why_nothing(result: EnrollResult) -> str:
+    """Why an enrollment stored nothing, with the minimum it had to meet."""
+    if result.needed == 1:
+        return "no photo was usable"
+    held = f"the account holds {result.held}, " if result.held else ""
+    return (
+        f"nothing stored: {held}an account needs {settings().enroll.min_faces} faces (ENROLL_MIN_FRAMES), "
+        f"so this enrollment needs {result.needed} good photos"
+    )
 
 
 @users_cli.command("email")

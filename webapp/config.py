@@ -292,8 +292,10 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_MIN_FACE_PX": 80,
     "ENROLL_MIN_SHARPNESS": 40.0,
     "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],
-    # Webcam enrollment needs at least this many good frames at once; the admin pages and the
-    # CLI warn about accounts holding fewer faces than this (from any source).
+    # The faces an account must hold: an enrollment (CLI, photo upload or webcam) is stored only
+    # when the account then holds at least this many, so a new account needs this many good
+    # images at once and an enrolled one takes any number more (accounts/enrollment.py); the
+    # admin pages flag accounts below it (older ones, or `users add --no-face`).
     "ENROLL_MIN_FRAMES": 3,
     # --- sessions --------------------------------------------------------------------------
     "SESSION_LIFETIME_SECONDS": 8 * 3600,

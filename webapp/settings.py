@@ -232,8 +232,8 @@ class EnrollSettings:
 
     @property
     def min_faces(self) -> int:
-        """The faces every account should hold (ENROLL_MIN_FRAMES, the webcam's minimum too):
-        the admin pages and the CLI warn below it."""
+        """The faces every account must hold (ENROLL_MIN_FRAMES): every enrollment path
+        enforces it (accounts/enrollment.good_needed), the admin pages flag accounts below it."""
         return self.min_webcam_frames
 
 

@@ -10,8 +10,42 @@ import pytest
 from tests.browser.conftest import LiveServer, still_photo_camera
 from tests.conftest import AppFactory
 from tests.support.api import ADMIN_PASSWORD, create_admin
+from webapp.web.texts import catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.realmodels]
+TEXTS = catalogue("en")
+
+
+_ENROLL_JS = """() => {
+  const stage = document.querySelector('#enroll-stage'), hint = document.querySelector('#enroll-hint');
+  return { fits: stage.dataset.fits || '', shown: !stage.hidden, hint: hint.dataset.hint || '', text: hint.innerText };
+}"""
+
+
+def _admin_on_new_user_page(page: Any, url: str, username: str = "alice") -> None:
+    page.goto(f"{url}/admin/")
+    assert "/admin/login" in page.url
+    page.fill("#username", "root")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/admin/")
+    page.fill("#new-username", username)
+    page.fill("#new-display", username.title())
+    page.click("form.row button[type=submit]")
+    page.wait_for_url(f"{url}/admin/users/{username}")
+
+
+def _watch_enrollment(page: Any, until: Any, seconds: float = 40.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Poll the enrollment stage (wait_for_function would evaluate a string, which our CSP
+    rightly forbids) until ``until(state)``; every state seen, for the failure message."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(int(seconds * 5)):
+        now = page.evaluate(_ENROLL_JS)
+        seen.append(now)
+        if until(now):
+            break
+        page.wait_for_timeout(200)
+    return now, seen
 
 
 def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, app_factory: AppFactory, browser_for: Any, artifacts: Path) -> None:
@@ -20,25 +54,20 @@ def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, app_factory: AppFa
     app = app_factory(DEFAULTS["LIVENESS_MODEL_DIR"])
     runner = app.test_cli_runner()
     create_admin(runner)
-    camera = still_photo_camera(tmp_path / "cam.y4m", "obama.jpg")
+    camera = still_photo_camera(tmp_path / "cam.y4m", "obama.jpg", seconds=12)
 
     with LiveServer(app) as server:
         page = browser_for(camera).new_page()
-        page.goto(f"{server.url}/admin/")
-        assert "/admin/login" in page.url
-        page.fill("#username", "root")
-        page.fill("#password", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/admin/")
-        page.fill("#new-username", "alice")
-        page.fill("#new-display", "Alice")
-        page.click("form.row button[type=submit]")
-        page.wait_for_url(f"{server.url}/admin/users/alice")
+        _admin_on_new_user_page(page, server.url)
+        page.click("#webcam-start")
+        # The server's preview answers turn the oval green and say the face is ready.
+        state, seen = _watch_enrollment(page, lambda s: s["fits"] == "true" and s["hint"] == "fits")
+        assert state["fits"] == "true" and state["text"] == TEXTS["enroll.ready"], seen[-5:]
+        page.screenshot(path=str(artifacts / "browser-admin-webcam-oval.png"), full_page=True)
         page.click("#webcam-enroll")
         page.wait_for_selector("#enroll-result:not([hidden])", timeout=30_000)
-        # (wait_for_function would evaluate a string, which our CSP rightly forbids: poll.)
-        # The page shows "Look at the camera..." while it grabs frames, then the server's
-        # answer: "Enrolled N." (class "flash"), or an error (class "flash error").
+        # The page shows the capture's progress, then the server's answer: "Enrolled N."
+        # (class "flash"), or an error (class "flash error").
         result, failed = "", False
         for _ in range(120):
             result = page.inner_text("#enroll-result")
@@ -53,6 +82,32 @@ def test_admin_enrolls_a_user_from_the_webcam(tmp_path: Path, app_factory: AppFa
 
     listing = runner.invoke(args=["users", "list"]).output
     assert "alice\tuser\t5 faces" in listing
+
+
+def test_webcam_enrollment_tells_a_far_face_to_come_closer(
+    tmp_path: Path, app_factory: AppFactory, browser_for: Any, artifacts: Path
+) -> None:
+    """The sign-in's hints on the enrollment page: a face far from the camera gets "move
+    closer" (the catalogue's sentence) and a white oval; nothing is enrolled by the preview."""
+    from tests.browser.test_guidance_browser import hand_held_camera
+
+    app = app_factory()
+    runner = app.test_cli_runner()
+    create_admin(runner)
+    camera = hand_held_camera(tmp_path / "far.y4m", "far")
+
+    with LiveServer(app) as server:
+        page = browser_for(camera).new_page()
+        _admin_on_new_user_page(page, server.url)
+        page.click("#webcam-start")
+        state, seen = _watch_enrollment(page, lambda s: s["hint"] == "move_closer")
+        assert state["hint"] == "move_closer" and state["text"] == TEXTS["hint.move_closer"], seen[-5:]
+        assert state["fits"] == "false" and state["shown"]
+        page.screenshot(path=str(artifacts / "browser-admin-webcam-hint.png"), full_page=True)
+        page.click("#webcam-stop")
+        assert page.evaluate(_ENROLL_JS)["shown"] is False
+
+    assert "alice\tuser\t0 faces" in runner.invoke(args=["users", "list"]).output
 
 
 def test_dashboard_renders_its_charts_offline(tmp_path: Path, app_factory: AppFactory, browser_for: Any, artifacts: Path) -> None:

@@ -41,7 +41,7 @@ def token(real_app: Flask) -> str:
 @pytest.fixture
 def alice(real_app: Flask) -> None:
     result = cli_add_user(real_app.test_cli_runner())
-    assert result.exit_code == 0 and "enrolled 2 of 2" in result.output, result.output
+    assert result.exit_code == 0 and "enrolled 3 of 3" in result.output, result.output
 
 
 def test_health_reports_the_shipped_models(real_client: FlaskClient) -> None:

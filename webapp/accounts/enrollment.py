@@ -1,7 +1,10 @@
 """Enrolling faces: decide per image whether it becomes a template, and say why not.
 
-Only vectors are stored (the dlib encoding and the Siamese liveness embeddings); the photo
-itself is discarded after analysis.
+One minimum for every way in (the CLI, photo uploads and the webcam page): an enrollment is
+stored only when the account then holds at least ENROLL_MIN_FRAMES faces (:func:`good_needed`).
+A new account needs that many good images at once; an account that holds them can be topped up
+one image at a time. Only vectors are stored (the dlib encoding and the Siamese liveness
+embeddings); the photo itself is discarded after analysis.
 """
 
 from __future__ import annotations
@@ -29,14 +32,22 @@ class EnrollResult:
     enrolled: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     template_ids: list[int] = field(default_factory=list)
+    needed: int = 1  # good images this enrollment needed (good_needed)
+    held: int = 0  # faces the account held before it
 
 
-def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: int = 1) -> EnrollResult:
+def good_needed(held: int, min_faces: int) -> int:
+    """Good images an enrollment must bring so the account holds ``min_faces`` (at least one)."""
+    return max(1, min_faces - held)
+
+
+def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: int | None = None) -> EnrollResult:
     """Analyse every image, then add the good ones to the session (the caller audits and commits).
 
-    ``min_good``: webcam enrollment asks for several good frames; below that nothing is stored
-    (a single lucky frame makes a weak template). Images must also show the same person as the
-    user's existing templates and as each other, so one account cannot hold two people.
+    Below ``min_good`` good images nothing is stored. None (every caller in the app) is the
+    account rule, :func:`good_needed` with ENROLL_MIN_FRAMES; an explicit number is for code
+    that builds fixtures. Images must also show the same person as the user's existing
+    templates and as each other, so one account cannot hold two people.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown enrollment source {source!r}")
@@ -46,7 +57,9 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
     mismatch = cfg.identity_mismatch_distance
     known = user_encodings(user.id)  # the user's templates, then each image accepted here
     limits, bars = cfg.enroll.limits, cfg.enroll
-    result = EnrollResult()
+    held = int(known.shape[0])
+    need = good_needed(held, bars.min_faces) if min_good is None else max(1, min_good)
+    result = EnrollResult(needed=need, held=held)
     owner = Owner.of(user)  # sealed with the templates (webapp/accounts/sealing.py)
     accepted: list[FaceTemplate] = []
     for index, data in enumerate(images):
@@ -82,9 +95,10 @@ def enroll_images(user: User, images: Sequence[bytes], source: str, min_good: in
                 liveness_refs=pack_refs(refs, ensemble.versions(), owner),
             )
         )
-    if len(accepted) < max(1, min_good):
-        if accepted:
-            result.rejected.append({"index": None, "reason": "not_enough_good_images", "detail": f"{len(accepted)} good, need {min_good}"})
+    if len(accepted) < need:
+        if need > 1:  # say why the good ones were not kept either
+            detail = f"{len(accepted)} good, need {need}" + (f" (the account holds {held}, needs {bars.min_faces})" if held else "")
+            result.rejected.append({"index": None, "reason": "not_enough_good_images", "detail": detail})
         return result
     db.session.add_all(accepted)
     db.session.flush()

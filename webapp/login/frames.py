@@ -27,6 +27,7 @@ from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
 from webapp.login.hints import FrameLook, look_at
+from webapp.ops.metrics import substage
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime.worker import Runtime
@@ -74,12 +75,16 @@ def analyze_login_frame(
     analysed further: it is a replay whatever it shows."""
     t = _seconds_since(ctx.created_at, arrived_at)
     sha = hashlib.sha256(data).hexdigest()
-    if seen.seen_in_other_attempt(sha, ctx.attempt_id):
+    with substage("replay"):
+        replayed = seen.seen_in_other_attempt(sha, ctx.attempt_id)
+    if replayed:
         facts = FrameFacts(sha256=sha, faces=0, replay=ReplayFacts(seen_in_other_attempt=True), t=t, t_done=_now(ctx))
         return FrameReport(facts, None, {"replayed": True})
-    hashes = frame_hash(rgb)
-    boxes = rt.engine.detect(rgb)
-    context_boxes = context_detections(rt, rgb)
+    with substage("replay"):
+        hashes = frame_hash(rgb)
+    with substage("detection"):
+        boxes = rt.engine.detect(rgb)
+        context_boxes = context_detections(rt, rgb)
     audit: dict[str, Any] = {"faces": len(boxes)}
     face: dict[str, Any] = {}
     if not boxes and context_boxes is not None:
@@ -90,9 +95,11 @@ def analyze_login_frame(
     quality = None
     if len(boxes) == 1:
         box = boxes[0]
-        obs = rt.engine.observe(rgb, box, encode=ctx.encode)
+        with substage("landmarks_encoding"):
+            obs = rt.engine.observe(rgb, box, encode=ctx.encode)
         distance = best_distance(obs.encoding, ctx.templates) if obs.encoding is not None else float("nan")
-        live, context = score_liveness(rt, rgb, box, ctx.references, context_boxes)
+        with substage("liveness"):
+            live, context = score_liveness(rt, rgb, box, ctx.references, context_boxes)
         signals = face_signals(obs, rgb.shape)
         quality = obs.quality
         audit = {
@@ -122,7 +129,8 @@ def analyze_login_frame(
             "signature": signature,
             "light": light,
         }
-    near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
+    with substage("replay"):
+        near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
     return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None))
 

@@ -149,10 +149,16 @@ class FrameOutcome:
 def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
     """Analyse one decoded frame, then fold it into ``attempt`` (as loaded by the request)."""
     ensure_open(attempt)  # again: the upload and the decode took time
+    with metrics.frame_substages():  # detection, liveness, policy, db... (ops/metrics.py)
+        return _submit_frame(attempt, data, rgb, client_seq, arrived_at)
+
+
+def _submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
     public_id = attempt.public_id  # read now: after a failed flush the row cannot be read
     rt = runtime()
     policy = rt.policy()
-    templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
+    with metrics.substage("db"):
+        templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
     if attempt.user_id is None:
         templates = decoy_templates(attempt.username)  # analysed like a real account's frames
     encode = needs_encoding(AttemptState.from_json(attempt.progress), settings().encoding)
@@ -185,11 +191,12 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     now = utcnow()
 
     facts = report.facts
-    verdict = pol.apply_frame(state, challenge, facts, seq, policy)
-    if verdict.state == STATE_COLLECTING:
-        verdict = pol.decide(state, challenge, policy)  # identity included (someone else: at the decision)
-    if verdict.state == STATE_COLLECTING and seq >= settings().attempts.max_frames:
-        verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
+    with metrics.substage("policy"):
+        verdict = pol.apply_frame(state, challenge, facts, seq, policy)
+        if verdict.state == STATE_COLLECTING:
+            verdict = pol.decide(state, challenge, policy)  # identity included (someone else: at the decision)
+        if verdict.state == STATE_COLLECTING and seq >= settings().attempts.max_frames:
+            verdict = pol.out_of_budget(state, challenge, policy, "frame_cap")
     if verdict.state == STATE_GRANTED and attempt.user_id is None:
         # Unreachable by construction (no templates -> no match); kept as a hard guard.
         verdict = pol.Verdict(STATE_DENIED, pol.NO_MATCH, "unknown user")
@@ -227,10 +234,11 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     )
     if verdict.state != STATE_COLLECTING:
         _finish(attempt, verdict)
-    db.session.flush()  # raises StaleDataError if another worker got here first
-    # Only a grant needs the user (to start their session).
-    user = db.session.get(User, attempt.user_id) if verdict.state == STATE_GRANTED and attempt.user_id else None
-    db.session.commit()
+    with metrics.substage("db"):
+        db.session.flush()  # raises StaleDataError if another worker got here first
+        # Only a grant needs the user (to start their session).
+        user = db.session.get(User, attempt.user_id) if verdict.state == STATE_GRANTED and attempt.user_id else None
+        db.session.commit()
     return FrameOutcome(
         guidance=hints.guidance(report.look, state, challenge, policy, verdict, report.facts.t_done, settings().guidance),
         attempt=attempt,

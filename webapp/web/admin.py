@@ -19,6 +19,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from webapp.accounts.enrollment import good_needed
 from webapp.accounts.overview import user_rows
 from webapp.accounts.security import (
     check_csrf,
@@ -45,6 +46,7 @@ from webapp.settings import settings
 from webapp.web.dashboard import dashboard_charts
 from webapp.web.redirects import next_or, safe_next
 from webapp.web.serializers import attempt_json
+from webapp.web.texts import page_texts
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -224,12 +226,15 @@ def user(username: str) -> str:
         sa.select(FaceTemplate).where(FaceTemplate.user_id == account.id).order_by(FaceTemplate.created_at)
     ).all()
     consents = db.session.scalars(sa.select(Consent).where(Consent.user_id == account.id).order_by(Consent.given_at)).all()
+    min_faces = settings().enroll.min_faces
     return render_template(
         "admin/user.html",
         account=account,
         templates=templates,
-        min_frames=settings().enroll.min_webcam_frames,
-        min_faces=settings().enroll.min_faces,
+        needed=good_needed(len(templates), min_faces),  # good images the next enrollment needs
+        capture=max(5, min_faces),  # webcam frames taken per capture
+        min_faces=min_faces,
+        texts=page_texts(),
         consent_text=settings().consent_text,
         consents=consents,
     )

@@ -6,7 +6,6 @@ import { openCamera, stopCamera, grabFrame, sleep } from './camera.js';
 const root = document.getElementById('user-admin');
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const resultEl = document.getElementById('enroll-result');
-const minFrames = Number(root.dataset.minFrames) || 3;
 
 // The last enrollment's result survives the reload that lists the new faces (sessionStorage,
 // this tab only), so the admin can read which files were refused and why.
@@ -81,30 +80,109 @@ document.getElementById('upload-form').addEventListener('submit', async (event) 
   if (files.length) await enroll(files, 'upload');
 });
 
-document.getElementById('webcam-enroll').addEventListener('click', async (event) => {
-  const button = event.currentTarget;
-  button.disabled = true;
-  const video = document.getElementById('enroll-video');
-  const canvas = document.getElementById('enroll-canvas');
-  let stream = null;
+// --- webcam enrollment: the sign-in's oval and hints, then a capture -----------------------
+// While the camera runs, one preview frame at a time goes to the admin preview endpoint,
+// which answers hint codes (the sign-in's, webapp/login/hints.py, at the enrollment's quality
+// bars) and whether the face fits the oval; nothing is stored until "Capture".
+
+const TEXTS = JSON.parse(document.getElementById('texts').textContent || '{}');
+const t = (key, vars) => {
+  let text = TEXTS[key] ?? key;
+  for (const [k, v] of Object.entries(vars || {})) text = text.replace(`{${k}}`, v);
+  return text;
+};
+const stage = document.getElementById('enroll-stage');
+const video = document.getElementById('enroll-video');
+const canvas = document.getElementById('enroll-canvas');
+const hintEl = document.getElementById('enroll-hint');
+const startBtn = document.getElementById('webcam-start');
+const captureBtn = document.getElementById('webcam-enroll');
+const stopBtn = document.getElementById('webcam-stop');
+const captureCount = Number(root.dataset.capture) || 5;
+const PREVIEW_WIDTH = 640; // what a capture sends: the preview judges the frames it would take
+const PREVIEW_PAUSE = 250; // ms between a preview answer and the next frame
+let camera = null; // { stream, previewing }
+
+function showHint(data) {
+  const first = (data.hints || [])[0];
+  const fits = Boolean(data.face_fits);
+  stage.dataset.fits = fits ? 'true' : 'false';
+  hintEl.dataset.hint = first || (data.ready ? 'fits' : '');
+  hintEl.textContent = first ? t('hint.' + first) : data.ready ? t('enroll.ready') : '';
+}
+
+async function previewLoop(cam) {
+  while (camera === cam && cam.previewing) {
+    const blob = await grabFrame(video, canvas, PREVIEW_WIDTH, 0.92);
+    if (blob && camera === cam && cam.previewing) {
+      const form = new FormData();
+      form.append('frame', blob, 'preview.jpg');
+      try {
+        const { resp, data } = await api('POST', root.dataset.previewUrl, form);
+        if (camera === cam && cam.previewing) {
+          if (resp.ok) showHint(data);
+          else hintEl.textContent = data.message || `Error ${resp.status}`;
+        }
+      } catch (err) {
+        if (camera === cam) hintEl.textContent = String(err.message || err);
+      }
+    }
+    await sleep(PREVIEW_PAUSE);
+  }
+}
+
+function stopWebcam() {
+  if (camera) stopCamera(camera.stream);
+  camera = null;
+  stage.hidden = true;
+  stage.dataset.fits = 'false';
+  hintEl.textContent = '';
+  delete hintEl.dataset.hint;
+  startBtn.hidden = false;
+  startBtn.disabled = false;
+  captureBtn.hidden = true;
+  stopBtn.hidden = true;
+}
+
+startBtn.addEventListener('click', async () => {
+  startBtn.disabled = true;
   try {
-    stream = await openCamera(video);
-    document.getElementById('enroll-stage').hidden = false;
-    show('Look at the camera…', false);
-    await sleep(800);
+    const stream = await openCamera(video);
+    camera = { stream, previewing: true };
+    stage.hidden = false;
+    startBtn.hidden = true;
+    captureBtn.hidden = false;
+    captureBtn.disabled = false;
+    stopBtn.hidden = false;
+    hintEl.textContent = t('enroll.looking');
+    previewLoop(camera);
+  } catch (err) {
+    stopWebcam();
+    show(String(err.message || err), true);
+  }
+});
+
+stopBtn.addEventListener('click', stopWebcam);
+
+captureBtn.addEventListener('click', async () => {
+  const cam = camera;
+  if (!cam) return;
+  cam.previewing = false; // the capture takes the camera: no preview frame in between
+  captureBtn.disabled = true;
+  hintEl.textContent = t('enroll.capturing');
+  try {
     const frames = [];
-    for (let i = 0; i < Math.max(5, minFrames); i++) {
+    for (let i = 0; i < captureCount; i++) {
       const blob = await grabFrame(video, canvas, 640, 0.92);
       if (blob) frames.push(blob);
       await sleep(400);
     }
+    hintEl.textContent = t('enroll.sending');
     await enroll(frames, 'webcam');
   } catch (err) {
     show(String(err.message || err), true);
   } finally {
-    stopCamera(stream);
-    document.getElementById('enroll-stage').hidden = true;
-    button.disabled = false;
+    stopWebcam();
   }
 });
 

@@ -15,6 +15,7 @@ from flask import Response, g, jsonify, request
 from flask_login import current_user
 
 from webapp.accounts.enrollment import enroll_images
+from webapp.accounts.preview import preview_frame
 from webapp.accounts.privacy import record_consent
 from webapp.accounts.security import bearer_user, check_csrf, client_address
 from webapp.accounts.stills import score_still, single_face
@@ -23,7 +24,7 @@ from webapp.accounts.users import create_user, delete_templates, delete_user, fi
 from webapp.db.audit import audit
 from webapp.db.extensions import db
 from webapp.db.models import utcnow
-from webapp.errors import ApiError, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
+from webapp.errors import ApiError, BadFrame, Forbidden, InvalidRequest, MultipleFaces, NoFace, Unauthorized
 from webapp.face.match import match
 from webapp.login.attempts import get_attempt, recent_attempts
 from webapp.login.throttle import active_locks, clear_locks
@@ -110,11 +111,10 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     source = request.form.get("source", "upload")
     if source not in ("upload", "webcam"):
         raise InvalidRequest("source must be 'upload' or 'webcam'.")
-    min_good = settings().enroll.min_webcam_frames if source == "webcam" else 1
     # The admin attests that the person agreed to CONSENT_TEXT; "consent=no" (or false/0) refuses.
     if request.form.get("consent", "yes").strip().lower() in ("no", "false", "0"):
         raise InvalidRequest("The person must consent to the biometric consent text before enrollment.")
-    result = enroll_images(user, images, source, min_good=min_good)
+    result = enroll_images(user, images, source)  # the account minimum (ENROLL_MIN_FRAMES)
     if result.enrolled:
         record_consent(user, settings().consent_text, recorded_by=_actor())
     audit(
@@ -128,11 +128,31 @@ def admin_enroll(username: str) -> tuple[Response, int]:
     )
     db.session.commit()
     body = {"enrolled": result.enrolled, "rejected": result.rejected}
-    if source == "webcam" and result.enrolled == 0:
-        exc = NotEnoughGoodImages(f"Need at least {min_good} good webcam frames.")
-        resp = jsonify({"error": exc.error, "message": exc.description, **body})
+    min_faces = settings().enroll.min_faces
+    if result.enrolled == 0 and result.held < min_faces:
+        # Nothing stored and the account still below the minimum: say how many good images
+        # this one needed (an account that holds enough answers 201 with its rejections).
+        held = f"; {user.username} holds {result.held}, an account needs {min_faces}" if result.held else ""
+        exc = NotEnoughGoodImages(f"Need at least {result.needed} good images in one enrollment{held}.")
+        resp = jsonify({"error": exc.error, "message": exc.description, "needed": result.needed, **body})
         return resp, exc.code
     return jsonify(body), 201
+
+
+@bp.post("/admin/enrollment/preview")
+@admin_required
+def admin_enrollment_preview() -> Response:
+    """Quality hints for one webcam preview frame (field ``frame``, a login-sized JPEG/PNG):
+    the enrollment page polls this, one request in flight, to draw its oval and hints
+    (accounts/preview.py). Nothing is stored or audited: no face leaves this request."""
+    require_multipart()
+    part = request.files.get("frame")
+    if part is None:
+        raise BadFrame("The request has no 'frame' file field.")
+    cfg = settings()
+    rgb = decode_upload(part_bytes(part, cfg.frame_limits.max_bytes), cfg.frame_limits, "frame")  # 413 beyond FRAME_MAX_*
+    preview = preview_frame(rgb, runtime(), cfg.guidance, cfg.enroll)
+    return jsonify({"faces": preview.faces, "hints": preview.hints, "face_fits": preview.face_fits, "ready": preview.ready})
 
 
 @bp.delete("/admin/users/<username>/faces")
