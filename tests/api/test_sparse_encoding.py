@@ -81,7 +81,9 @@ def test_a_face_swapped_in_between_encoded_frames_is_caught(
     assert [s["encoded"] for s in signals[:5]] == [True, False, False, False, False]  # the swap came between encodings
     assert (answers[-1]["state"], answers[-1]["reason"]) == ("denied", "no_match")
     assert "granted" not in {a["state"] for a in answers}
-    assert signals[-1]["encoded"] and signals[-1]["distance"] > 0.6  # caught on an encoded frame of the other face
+    # Caught on an encoded frame of the other face; the denial itself comes at the decision,
+    # which may be that frame or a later one (the policy judges identity there).
+    assert any(s["encoded"] and s["distance"] > 0.6 for s in signals[4:])
 
 
 def test_a_face_swapped_in_for_the_grant_is_caught(
