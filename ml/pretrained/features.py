@@ -31,13 +31,13 @@ from ml.pretrained.detector import DEFAULT_MIN_CONFIDENCE, detect_faces
 from ml.pretrained.legacy_torch import load_legacy_state_dict
 from ml.pretrained.silentface import LIVE_INDEX, silent_face_crop, to_input
 from ml.pretrained.study import (
-    STORE_CONFIDENCE,
     STUDY_CACHE,
     WINDOW_FPS,
     JsonCache,
     _boxes_from,
     _sampled_frames,
     _video_files,
+    cached_detection,
     read_bgr,
     video_label,
 )
@@ -104,13 +104,7 @@ def image_features(samples: Sequence[Sample], members: Members, min_confidence: 
     has_face = np.zeros(len(samples), bool)
     crops: list[list[np.ndarray]] = [[] for _ in members.names]
     for i, (s, key) in enumerate(zip(samples, keys, strict=True)):
-        det = detections.get(key)
-        bgr = None
-        if det is None:
-            bgr = read_bgr(s.path)
-            faces = detect_faces(bgr, "BGR", min_confidence=STORE_CONFIDENCE)
-            det = {"shape": list(bgr.shape[:2]), "boxes": [f.as_list() for f in faces[:5]]}
-            detections.put(key, det)
+        det, bgr = cached_detection(detections, key, s.path)
         boxes = _boxes_from(det["boxes"], min_confidence)
         if not boxes:
             continue

@@ -34,7 +34,7 @@ import numpy as np
 from ml.datasets.layout import LIVE, PAD_FOLDS, Sample, fold_of
 from ml.metrics import Presentations, point_metrics
 from ml.pretrained.features import ImageFeatures, Members, VideoFeatures, head_logits, live_probability
-from ml.pretrained.study import ANCHOR_CAP, NUAA_NAME, _attempt_rates, cap_samples, window_scores
+from ml.pretrained.study import ANCHOR_CAP, _attempt_rates, cap_samples, nuaa_windows, window_scores
 
 THRESHOLD = 0.5
 LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0)  # L2 pull of a retrained head towards the released weights
@@ -305,20 +305,7 @@ def nuaa_report(result: LosoResult, samples: Sequence[Sample]) -> dict[str, Any]
     """Attempt-level on nuaa-train: windows of 20 frames per subject + session + class, out-of-fold scores."""
     out: dict[str, Any] = {}
     for c, scores in result.oof.items():
-        groups: dict[tuple[str, str, int], list[tuple[tuple[int, ...], float]]] = {}
-        for s, v in zip(samples, scores, strict=True):
-            m = NUAA_NAME.match(s.path.stem) if s.set_name == "nuaa-train" else None
-            if m is None:
-                continue
-            subject, glasses, other, session, frame = m.groups()
-            groups.setdefault((subject, session, s.label), []).append(((int(glasses), int(other), int(frame)), float(v)))
-        attempts: list[dict[str, Any]] = []
-        for (_, _, label), items in sorted(groups.items()):
-            items.sort()
-            wins = window_scores(np.array([v for _, v in items]))
-            for win in wins:
-                win["label"] = label
-            attempts.extend(wins)
+        attempts = [w for wins in nuaa_windows(samples, scores).values() for w in wins]
         if attempts:
             out[c] = _attempt_rates(attempts, "mean")
     return out

@@ -330,6 +330,19 @@ class ImageScores:
         return np.where(self.top_conf >= min_confidence, lab.astype(float), np.nan)
 
 
+def cached_detection(cache: JsonCache, key: str, path: Path) -> tuple[dict[str, Any], np.ndarray | None]:
+    """RetinaFace's rows for one image (every row down to the network's floor, top 5), from
+    ``cache`` or detected now and stored; the decoded image comes back when it had to be read."""
+    det = cache.get(key)
+    if det is not None:
+        return det, None
+    bgr = read_bgr(path)
+    faces = detect_faces(bgr, "BGR", min_confidence=STORE_CONFIDENCE)
+    det = {"shape": list(bgr.shape[:2]), "boxes": [f.as_list() for f in faces[:5]]}
+    cache.put(key, det)
+    return det, bgr
+
+
 def score_images(samples: Sequence[Sample], pipeline: SilentFace, progress: bool = True) -> ImageScores:
     """Detect (cached) and score (cached) every sample with the pipeline."""
     rf_cache = JsonCache("retinaface.json")
@@ -340,13 +353,7 @@ def score_images(samples: Sequence[Sample], pipeline: SilentFace, progress: bool
     ms = np.full((n, m), np.nan)
     for i, s in enumerate(samples):
         key = file_key(s.path)
-        det = rf_cache.get(key)
-        bgr = None
-        if det is None:
-            bgr = read_bgr(s.path)
-            faces = detect_faces(bgr, "BGR", min_confidence=STORE_CONFIDENCE)
-            det = {"shape": list(bgr.shape[:2]), "boxes": [f.as_list() for f in faces[:5]]}
-            rf_cache.put(key, det)
+        det, bgr = cached_detection(rf_cache, key, s.path)
         boxes = _boxes_from(det["boxes"], STORE_CONFIDENCE)
         if boxes:
             conf[i] = boxes[0].confidence
@@ -553,29 +560,38 @@ def video_attempts(videos: Path, pipeline: SilentFace, min_confidence: float) ->
 NUAA_NAME = re.compile(r"^(\d{4})_(\d{2})_(\d{2})_(\d{2})_(\d+)$")
 
 
-def nuaa_attempts(scores: ImageScores, min_confidence: float) -> dict[str, Any]:
-    """nuaa-train grouped by subject + session (file ``<subject>_<glasses>_<?>_<session>_<frame>``), windows of 20 frames."""
-    live = scores.live(min_confidence)
+def nuaa_windows(samples: Sequence[Sample], live: np.ndarray) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
+    """nuaa-train's frames as attempts: per (subject, session, class, n images), windows of 20
+    consecutive images in frame order, each labelled with its class (other sets are skipped)."""
     groups: dict[tuple[str, str, int], list[tuple[tuple[int, ...], float]]] = {}
-    for s, v in zip(scores.samples, live, strict=True):
+    for s, v in zip(samples, live, strict=True):
         m = NUAA_NAME.match(s.path.stem) if s.set_name == "nuaa-train" else None
         if m is None:
             continue
         subject, glasses, other, session, frame = m.groups()
         groups.setdefault((subject, session, s.label), []).append(((int(glasses), int(other), int(frame)), float(v)))
-    attempts: list[dict[str, Any]] = []
-    per_group: dict[str, Any] = {}
+    out: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
     for (subject, session, label), items in sorted(groups.items()):
         items.sort()
         wins = window_scores(np.array([v for _, v in items]))
         for w in wins:
             w["label"] = label
-        attempts.extend(wins)
-        per_group[f"{subject}/s{session}/{'live' if label == LIVE else 'print'}"] = {
-            "n_images": len(items),
+        out[(subject, session, label, len(items))] = wins
+    return out
+
+
+def nuaa_attempts(scores: ImageScores, min_confidence: float) -> dict[str, Any]:
+    """nuaa-train grouped by subject + session (file ``<subject>_<glasses>_<?>_<session>_<frame>``), windows of 20 frames."""
+    groups = nuaa_windows(scores.samples, scores.live(min_confidence))
+    attempts = [w for wins in groups.values() for w in wins]
+    per_group = {
+        f"{subject}/s{session}/{'live' if label == LIVE else 'print'}": {
+            "n_images": n_images,
             "windows": len(wins),
             "windows_accepted_mean": int(sum(w["mean"] >= NATIVE_THRESHOLD for w in wins)),
         }
+        for (subject, session, label, n_images), wins in groups.items()
+    }
     return {
         "grouping": "subject + session + class from the file name, images in frame order, windows of 20 consecutive images",
         "n_groups": len(groups),
