@@ -213,6 +213,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_UTILISATION": 0.8,
     # An attempt that sent no frame for this long no longer counts as running (an abandoned tab).
     "ADMISSION_IDLE_SECONDS": 10,
+    # An attempt started but never sent a frame holds its slot only this long: the page opens
+    # the camera before login/start and sends the first frame right after it, so a started
+    # attempt without a frame after a few seconds is a script's, or a tab closed at once, and
+    # must not keep real logins out for ADMISSION_IDLE_SECONDS.
+    "ADMISSION_FIRST_FRAME_SECONDS": 3,
     # Retry-After of a refusal: this many seconds plus up to as many again at random, so refused
     # clients do not all come back in the same second.
     "ADMISSION_RETRY_SECONDS": 3,

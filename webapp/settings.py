@@ -176,6 +176,7 @@ class AdmissionSettings:
     frame_cpu_ms: float
     utilisation: float
     idle_seconds: int
+    first_frame_seconds: int
     retry_seconds: int
     sweep_batch: int
 
@@ -352,6 +353,7 @@ class Settings:
                 frame_cpu_ms=r.number("ADMISSION_FRAME_CPU_MS", minimum=0.1),
                 utilisation=r.number("ADMISSION_UTILISATION", minimum=0.01),
                 idle_seconds=r.integer("ADMISSION_IDLE_SECONDS", minimum=1),
+                first_frame_seconds=r.integer("ADMISSION_FIRST_FRAME_SECONDS", minimum=1),
                 retry_seconds=r.integer("ADMISSION_RETRY_SECONDS", minimum=1),
                 sweep_batch=r.integer("SWEEP_BATCH", minimum=0),
             ),
