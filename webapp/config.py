@@ -294,6 +294,19 @@ DEFAULTS: dict[str, Any] = {
     "FACE_DETECT_MIN_SIDE": 200,
     "FACE_DETECT_UPSAMPLE": 0,
     "FACE_MIN_PX": 40,  # faces smaller than this are ignored (background faces, noise)
+    # Login frames are searched more cheaply than enrollment stills (webapp/login/tracking.py):
+    # around the previous frame's one face first (a grey crop grown by FACE_TRACK_REGION_PAD
+    # of the box on each side, scaled so the face is FACE_TRACK_REGION_FACE_PX wide: HOG's
+    # window is 80 px), else on a colour copy of FACE_TRACK_FULL_SIDE px, and with the
+    # enrollment search (FACE_DETECT_*) only when the context detector is confident of a face
+    # HOG did not find. A full pass runs at least every FACE_TRACK_FULL_EVERY frames, so a
+    # second face only HOG sees is noticed within that many frames (the multiple-face grace is
+    # 20). Measured on the live clips: ml/studies/detector_gaps.py --compare (README).
+    "FACE_TRACK": True,
+    "FACE_TRACK_FULL_SIDE": 320,
+    "FACE_TRACK_REGION_PAD": 0.3,
+    "FACE_TRACK_REGION_FACE_PX": 90,
+    "FACE_TRACK_FULL_EVERY": 5,
     "ENROLL_MIN_FACE_PX": 80,
     "ENROLL_MIN_SHARPNESS": 40.0,
     "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],

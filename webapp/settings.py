@@ -335,6 +335,11 @@ class Settings:
                 min_side=r.integer("FACE_DETECT_MIN_SIDE", minimum=1),
                 upsample=r.integer("FACE_DETECT_UPSAMPLE", minimum=0),
                 min_face_px=r.integer("FACE_MIN_PX", minimum=0),
+                track=r.flag("FACE_TRACK"),
+                track_full_side=r.integer("FACE_TRACK_FULL_SIDE", minimum=80),
+                track_region_pad=r.number("FACE_TRACK_REGION_PAD", minimum=0.0),
+                track_region_face_px=r.integer("FACE_TRACK_REGION_FACE_PX", minimum=80),
+                track_full_every=r.integer("FACE_TRACK_FULL_EVERY", minimum=1),
             ),
             challenge=ChallengeSettings(steps=steps, count=count),
             attempts=AttemptSettings(

@@ -27,6 +27,7 @@ from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
 from webapp.login.hints import FrameLook, look_at
+from webapp.login.tracking import Detection, detect_login_faces
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime.worker import Runtime
@@ -42,6 +43,7 @@ class FrameReport:
     hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
     look: FrameLook | None = None
+    detection: Detection | None = None  # the faces HOG found and how (None: not searched)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class FrameContext:
     templates: np.ndarray  # the claimed user's identity encodings, (n, 128)
     references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
     encode: bool = True  # compute the identity encoding of this frame's face (login/identity.py)
+    around: Box | None = None  # search around this box first (the previous frame's face; login/tracking.py)
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -78,9 +81,11 @@ def analyze_login_frame(
         facts = FrameFacts(sha256=sha, faces=0, replay=ReplayFacts(seen_in_other_attempt=True), t=t, t_done=_now(ctx))
         return FrameReport(facts, None, {"replayed": True})
     hashes = frame_hash(rgb)
-    boxes = rt.engine.detect(rgb)
     context_boxes = context_detections(rt, rgb)
-    audit: dict[str, Any] = {"faces": len(boxes)}
+    detector = rt.context_detector()
+    detection = detect_login_faces(rt.engine, rgb, ctx.around, context_boxes, detector.card.min_confidence if detector else None)
+    boxes = detection.boxes
+    audit: dict[str, Any] = {"faces": len(boxes), "search": detection.search}
     face: dict[str, Any] = {}
     if not boxes and context_boxes is not None:
         tracked = turned_face(rt, context_boxes)
@@ -97,6 +102,7 @@ def analyze_login_frame(
         quality = obs.quality
         audit = {
             "faces": 1,
+            "search": detection.search,
             "box": box.as_list(),
             "distance": round(distance, 4) if np.isfinite(distance) else None,
             "encoded": obs.encoding is not None,
@@ -124,7 +130,7 @@ def analyze_login_frame(
         }
     near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
-    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None))
+    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None), detection)
 
 
 def context_detections(rt: Runtime, rgb: np.ndarray) -> list[ScoredBox] | None:

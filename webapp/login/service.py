@@ -47,6 +47,7 @@ from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
 from webapp.login.sweeper import close_expired, sweep
 from webapp.login.throttle import check_face_login
+from webapp.login.tracking import region_hint, remember
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
@@ -156,8 +157,9 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
     templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
     if attempt.user_id is None:
         templates = decoy_templates(attempt.username)  # analysed like a real account's frames
-    encode = needs_encoding(AttemptState.from_json(attempt.progress), settings().encoding)
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode)
+    state = AttemptState.from_json(attempt.progress)
+    encode = needs_encoding(state, settings().encoding)
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode, region_hint(state, rt.engine))
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
     metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
@@ -188,6 +190,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     facts = report.facts
     # Identity is judged at the decision, not per frame (see _identity_at_decision).
     deferred = replace(policy, mismatch_distance=math.inf)
+    remember(state, report.detection)  # where the next frame's face is searched first
     verdict = pol.apply_frame(state, challenge, facts, seq, deferred)
     if verdict.state == STATE_COLLECTING:
         verdict = pol.decide(state, challenge, deferred)
