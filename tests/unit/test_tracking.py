@@ -129,3 +129,14 @@ def test_a_second_face_only_hog_sees_reaches_the_policy_within_n_frames_and_then
         faces.append(len(found.boxes))
     first = faces.index(2)
     assert first < every and faces[first:] == [2] * (len(faces) - first)
+
+
+def test_a_frame_to_be_encoded_gets_the_enrollment_search_whatever_the_track() -> None:
+    """Its descriptor must come from the box it always came from (identity unchanged)."""
+    engine = ScriptedEngine(region=[OTHER], quick=[OTHER], wide=[FACE])
+    found = detect_login_faces(engine, FRAME, FACE, [scored(FACE)], FLOOR, exact=True)  # type: ignore[arg-type]
+    assert (found.boxes, found.search, engine.calls) == ([FACE], WIDE, [WIDE])
+    # ... unless it finds nothing where the track just was: the region (border faces) then.
+    engine = ScriptedEngine(region=[FACE], wide=[])
+    found = detect_login_faces(engine, FRAME, FACE, [scored(FACE)], FLOOR, exact=True)  # type: ignore[arg-type]
+    assert (found.boxes, found.search, engine.calls) == ([FACE], REGION, [WIDE, REGION])

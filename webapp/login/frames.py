@@ -83,7 +83,8 @@ def analyze_login_frame(
     hashes = frame_hash(rgb)
     context_boxes = context_detections(rt, rgb)
     detector = rt.context_detector()
-    detection = detect_login_faces(rt.engine, rgb, ctx.around, context_boxes, detector.card.min_confidence if detector else None)
+    floor = detector.card.min_confidence if detector else None
+    detection = detect_login_faces(rt.engine, rgb, ctx.around, context_boxes, floor, exact=ctx.encode)
     boxes = detection.boxes
     audit: dict[str, Any] = {"faces": len(boxes), "search": detection.search}
     face: dict[str, Any] = {}

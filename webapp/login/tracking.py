@@ -17,6 +17,9 @@ between frames, so most frames need only a look where the face just was. Per fra
    background, a turned head), when the quick pass lost the previous frame's face, or on every
    full pass when there is no context detector.
 
+A frame whose face is encoded for identity (a few per login) gets the wide search whatever the
+track, so its descriptor comes from the box it always came from (see ``detect_login_faces``).
+
 Why the multiple-face rule keeps working: a second face is found by the full passes, which run
 on every frame once the track is lost (two faces are not a track) and at least every
 ``FACE_TRACK_FULL_EVERY`` frames while it holds, and at once whenever the context detector is
@@ -66,15 +69,32 @@ def remember(state: AttemptState, detection: Detection | None) -> None:
 
 
 def detect_login_faces(
-    engine: FaceEngine, rgb: np.ndarray, around: Box | None, context_boxes: list[ScoredBox] | None, confident: float | None
+    engine: FaceEngine,
+    rgb: np.ndarray,
+    around: Box | None,
+    context_boxes: list[ScoredBox] | None,
+    confident: float | None,
+    exact: bool = False,
 ) -> Detection:
     """The faces of one login frame (see the module docstring for the order of the searches).
 
     ``context_boxes``: the frame's context detections (None without a context detector);
     ``confident``: that detector's own confidence floor, above which a box is taken as a face.
+    ``exact``: the frame's face will be encoded: search it as enrollment stills are searched.
+    The 128-d descriptor is computed from landmarks fitted inside the box, and a box from the
+    coarser searches moves it (measured on ../shared/datasets/identity: region boxes by up to
+    0.23, median 0.05; the match tolerance is 0.5), so identity is judged on the boxes it always
+    was. Only the few encoded frames of a login (login/identity.py) pay for it.
     """
     if not engine.settings.track:
         return Detection(engine.detect(rgb), WIDE)
+    if exact:
+        boxes = engine.detect(rgb)
+        if not boxes and around is not None:  # the region sees faces at the border the retry may miss
+            region = engine.detect_region(rgb, around)
+            if len(region) == 1:
+                return Detection(region, REGION)
+        return Detection(boxes, WIDE)
     seen = [b for b in context_boxes if b.confidence >= confident] if context_boxes is not None and confident is not None else None
     if around is not None:
         boxes = engine.detect_region(rgb, around)
