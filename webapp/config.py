@@ -301,7 +301,7 @@ DEFAULTS: dict[str, Any] = {
     # enrollment search (FACE_DETECT_*) only when the context detector is confident of a face
     # HOG did not find. A full pass runs at least every FACE_TRACK_FULL_EVERY frames, so a
     # second face only HOG sees is noticed within that many frames (the multiple-face grace is
-    # 20). Measured on the live clips: ml/studies/detector_gaps.py --compare (README).
+    # 20). Measured on the live clips: python -m ml.studies.login_detection (README).
     "FACE_TRACK": True,
     "FACE_TRACK_FULL_SIDE": 320,
     "FACE_TRACK_REGION_PAD": 0.3,

@@ -7,15 +7,16 @@ Three checks, all on ../shared (nothing derived from it is written outside runs/
 * **clips**: every video of ../shared/datasets/videos (live and replay), sampled as the page
   sends it (8 fps, ``--width`` px, JPEG q85), played through the login search frame by frame,
   carrying the box and the region count exactly as the attempt state does
-  (``region_hint``/``remember``), with the context detector's boxes of the frame. Reported per
+  (``track_of``/``remember``), with the context detector's boxes of the frame. Reported per
   clip: frames with exactly one face, none, several, for the old search (``FaceEngine.detect``
   on every frame) and the new one, the searches used, and the HOG CPU per frame of each.
-* **pad**: every ``--pad-every``-th image of ../shared/datasets/pad (stills: no previous box, so
-  the quick pass and its fallback), the same counts.
+* **pad**: every ``--pad-every``-th image of ../shared/datasets/pad, each as the first frame of
+  an attempt (no track: the wide search, so the counts must be equal), the same counts.
 * **identity**: every image of ../shared/datasets/identity with one old face: the 128-d encoding
   from the old box and from the box the quick pass and a region search around the old box give;
-  the distance between them (max, median) is how much the changed boxes move a login frame's
-  descriptor (the mismatch distance is 0.6, the match tolerance about 0.5).
+  the distance between them (max, median) is how much the coarser boxes would move a
+  descriptor, which is why a frame to be encoded gets the wide search (the mismatch distance is
+  0.6, the match tolerance about 0.5).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from webapp.face.image import read_image_file
 from webapp.face.retinaface import RetinaFace
 from webapp.face.types import Box
 from webapp.login.state import AttemptState
-from webapp.login.tracking import detect_login_faces, region_hint, remember
+from webapp.login.tracking import detect_login_faces, remember, track_of
 
 SHARED_PAD = SHARED_VIDEOS.parent / "pad"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -73,8 +74,8 @@ def compare_frames(engine: FaceEngine, detector: RetinaFace, frames: list[np.nda
         old.append(boxes)
         cpu_old += spent
         context = detector.detect(rgb, detector.card.matched_confidence)  # runs per frame anyway: not counted
-        around = region_hint(state, engine) if track else None
-        found, spent = _timed(lambda rgb=rgb, around=around, context=context: detect_login_faces(engine, rgb, around, context, floor))
+        track_of_frame = track_of(state, engine) if track else None
+        found, spent = _timed(lambda rgb=rgb, t=track_of_frame, context=context: detect_login_faces(engine, rgb, t, context, floor))
         cpu_new += spent
         new.append(found.boxes)
         searches[found.search] += 1
@@ -108,14 +109,13 @@ def pad_images(engine: FaceEngine, detector: RetinaFace, every: int) -> dict[str
 def identity_shift(engine: FaceEngine, detector: RetinaFace) -> dict[str, Any]:
     """Encoding distance between the old box's descriptor and the new searches' (same image)."""
     shifts: dict[str, list[float]] = {"quick": [], "region": []}
-    floor = detector.card.min_confidence
     for path in sorted(p for p in SHARED_IDENTITY.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         rgb = read_image_file(str(path))
         old = engine.detect(rgb)
         if len(old) != 1:
             continue
         ref = engine.observe(rgb, old[0]).encoding
-        quick = detect_login_faces(engine, rgb, None, detector.detect(rgb, detector.card.matched_confidence), floor).boxes
+        quick = engine.detect_quick(rgb)
         region = engine.detect_region(rgb, old[0])
         for name, boxes in (("quick", quick), ("region", region)):
             if len(boxes) == 1 and ref is not None:

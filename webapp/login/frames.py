@@ -27,7 +27,7 @@ from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
 from webapp.login.hints import FrameLook, look_at
-from webapp.login.tracking import Detection, detect_login_faces
+from webapp.login.tracking import Detection, Track, detect_login_faces
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
 from webapp.runtime.worker import Runtime
@@ -56,7 +56,7 @@ class FrameContext:
     templates: np.ndarray  # the claimed user's identity encodings, (n, 128)
     references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
     encode: bool = True  # compute the identity encoding of this frame's face (login/identity.py)
-    around: Box | None = None  # search around this box first (the previous frame's face; login/tracking.py)
+    track: Track | None = None  # the previous frame's one face (login/tracking.py)
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -84,7 +84,7 @@ def analyze_login_frame(
     context_boxes = context_detections(rt, rgb)
     detector = rt.context_detector()
     floor = detector.card.min_confidence if detector else None
-    detection = detect_login_faces(rt.engine, rgb, ctx.around, context_boxes, floor, exact=ctx.encode)
+    detection = detect_login_faces(rt.engine, rgb, ctx.track, context_boxes, floor, exact=ctx.encode)
     boxes = detection.boxes
     audit: dict[str, Any] = {"faces": len(boxes), "search": detection.search}
     face: dict[str, Any] = {}

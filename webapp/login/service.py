@@ -47,7 +47,7 @@ from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
 from webapp.login.sweeper import close_expired, sweep
 from webapp.login.throttle import check_face_login
-from webapp.login.tracking import region_hint, remember
+from webapp.login.tracking import remember, track_of
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
@@ -159,7 +159,7 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
         templates = decoy_templates(attempt.username)  # analysed like a real account's frames
     state = AttemptState.from_json(attempt.progress)
     encode = needs_encoding(state, settings().encoding)
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode, region_hint(state, rt.engine))
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode, track_of(state, rt.engine))
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
     metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
