@@ -122,10 +122,14 @@ class FaceEngine:
         if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
             return []
         crop = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-        scale = min(1.0, s.track_region_face_px / size)
-        if scale < 1.0:
+        # A face under HOG's window is scaled up, as upsampling would (a region is small enough
+        # for that to stay cheap), so a far face keeps its track.
+        scale = s.track_region_face_px / size
+        if scale != 1.0:
             crop = cv2.resize(
-                crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA
+                crop,
+                (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
             )
         grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         # Pad (in scaled pixels) where the region leaves the frame.
