@@ -185,9 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval-ms", type=float, default=125.0, help="the page's pace (8 fps camera, FRAME_INTERVAL_MS 120)")
     ap.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"frame width (the page sends {PAGE_WIDTH})")
     ap.add_argument("--label", default="", help="free text stored with the result (e.g. before/after)")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, VALUE as JSON (e.g. FACE_TRACK=false)"
+    )
     ap.add_argument("--json", type=Path, default=Path("runs/bench/login-cost.json"))
     args = ap.parse_args(argv)
-    result = run(args.video or list(DEFAULT_VIDEOS), args.challenges, args.interval_ms, {}, args.width)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    result = run(args.video or list(DEFAULT_VIDEOS), args.challenges, args.interval_ms, overrides, args.width)
     result["label"] = args.label
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))

@@ -94,10 +94,14 @@ def instrumented(profiler: StageProfiler) -> Iterator[StageProfiler]:
 
     patches: list[Any] = [
         mock.patch.object(api_login, "decode_upload", profiler.wrap("decode", api_login.decode_upload)),
-        mock.patch.object(FaceEngine, "detect", profiler.wrap("detect", FaceEngine.detect)),
+        # Login frames: the search as a whole, and each of its passes (login/tracking.py).
+        mock.patch.object(frames, "detect_login_faces", profiler.wrap("detect", frames.detect_login_faces)),
+        mock.patch.object(FaceEngine, "detect", profiler.wrap("detect:wide", FaceEngine.detect)),
+        mock.patch.object(FaceEngine, "detect_quick", profiler.wrap("detect:quick", FaceEngine.detect_quick)),
+        mock.patch.object(FaceEngine, "detect_region", profiler.wrap("detect:region", FaceEngine.detect_region)),
         mock.patch.object(FaceEngine, "observe", profiler.wrap(_observe_stage, FaceEngine.observe)),
         mock.patch.object(LivenessEnsemble, "score_face", profiler.wrap("liveness_crops_and_fuse", LivenessEnsemble.score_face)),
-        mock.patch.object(frames, "context_box", profiler.wrap("context_detector", frames.context_box)),
+        mock.patch.object(frames, "context_detections", profiler.wrap("context_detector", frames.context_detections)),
         mock.patch.object(frames, "frame_hash", profiler.wrap("frame_hashes", frames.frame_hash)),
         mock.patch.object(frames, "frame_signature", profiler.wrap("continuity_signature", frames.frame_signature)),
         mock.patch.object(seen, "seen_in_other_attempt", profiler.wrap("replay_lookup", seen.seen_in_other_attempt)),

@@ -213,6 +213,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_UTILISATION": 0.8,
     # An attempt that sent no frame for this long no longer counts as running (an abandoned tab).
     "ADMISSION_IDLE_SECONDS": 10,
+    # An attempt started but never sent a frame holds its slot only this long: the page opens
+    # the camera before login/start and sends the first frame right after it, so a started
+    # attempt without a frame after a few seconds is a script's, or a tab closed at once, and
+    # must not keep real logins out for ADMISSION_IDLE_SECONDS.
+    "ADMISSION_FIRST_FRAME_SECONDS": 3,
     # Retry-After of a refusal: this many seconds plus up to as many again at random, so refused
     # clients do not all come back in the same second.
     "ADMISSION_RETRY_SECONDS": 3,
@@ -289,6 +294,19 @@ DEFAULTS: dict[str, Any] = {
     "FACE_DETECT_MIN_SIDE": 200,
     "FACE_DETECT_UPSAMPLE": 0,
     "FACE_MIN_PX": 40,  # faces smaller than this are ignored (background faces, noise)
+    # Login frames are searched more cheaply than enrollment stills (webapp/login/tracking.py):
+    # around the previous frame's one face first (a grey crop grown by FACE_TRACK_REGION_PAD
+    # of the box on each side, scaled so the face is FACE_TRACK_REGION_FACE_PX wide: HOG's
+    # window is 80 px), else on a colour copy of FACE_TRACK_FULL_SIDE px, and with the
+    # enrollment search (FACE_DETECT_*) only when the context detector is confident of a face
+    # HOG did not find. A full pass runs at least every FACE_TRACK_FULL_EVERY frames, so a
+    # second face only HOG sees is noticed within that many frames (the multiple-face grace is
+    # 20). Measured on the live clips: python -m ml.studies.login_detection (README).
+    "FACE_TRACK": True,
+    "FACE_TRACK_FULL_SIDE": 320,
+    "FACE_TRACK_REGION_PAD": 0.3,
+    "FACE_TRACK_REGION_FACE_PX": 90,
+    "FACE_TRACK_FULL_EVERY": 5,
     "ENROLL_MIN_FACE_PX": 80,
     "ENROLL_MIN_SHARPNESS": 40.0,
     "ENROLL_BRIGHTNESS_RANGE": [40.0, 220.0],

@@ -176,6 +176,7 @@ class AdmissionSettings:
     frame_cpu_ms: float
     utilisation: float
     idle_seconds: int
+    first_frame_seconds: int
     retry_seconds: int
     sweep_batch: int
 
@@ -334,6 +335,11 @@ class Settings:
                 min_side=r.integer("FACE_DETECT_MIN_SIDE", minimum=1),
                 upsample=r.integer("FACE_DETECT_UPSAMPLE", minimum=0),
                 min_face_px=r.integer("FACE_MIN_PX", minimum=0),
+                track=r.flag("FACE_TRACK"),
+                track_full_side=r.integer("FACE_TRACK_FULL_SIDE", minimum=80),
+                track_region_pad=r.number("FACE_TRACK_REGION_PAD", minimum=0.0),
+                track_region_face_px=r.integer("FACE_TRACK_REGION_FACE_PX", minimum=80),
+                track_full_every=r.integer("FACE_TRACK_FULL_EVERY", minimum=1),
             ),
             challenge=ChallengeSettings(steps=steps, count=count),
             attempts=AttemptSettings(
@@ -352,6 +358,7 @@ class Settings:
                 frame_cpu_ms=r.number("ADMISSION_FRAME_CPU_MS", minimum=0.1),
                 utilisation=r.number("ADMISSION_UTILISATION", minimum=0.01),
                 idle_seconds=r.integer("ADMISSION_IDLE_SECONDS", minimum=1),
+                first_frame_seconds=r.integer("ADMISSION_FIRST_FRAME_SECONDS", minimum=1),
                 retry_seconds=r.integer("ADMISSION_RETRY_SECONDS", minimum=1),
                 sweep_batch=r.integer("SWEEP_BATCH", minimum=0),
             ),

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from tests.support.api import attempt_row, start
 from webapp.config import DEFAULTS
 from webapp.db.extensions import db
-from webapp.db.models import LoginAttempt
+from webapp.db.models import LoginAttempt, utcnow
 from webapp.login.admission import capacity
 from webapp.settings import Settings
 
@@ -68,6 +68,37 @@ def test_an_abandoned_or_expired_attempt_frees_its_slot(app: Flask, client: Flas
     second = start(client)
     assert second.status_code == 201
     _age(app, second.get_json()["attempt_id"], 61)  # past its TTL
+    assert start(client).status_code == 201
+
+
+def _framed(app: Flask, public_id: str, seconds_ago: float) -> None:
+    """Record that the attempt's last frame arrived ``seconds_ago`` (as a frame would)."""
+    with app.app_context():
+        row = db.session.scalar(sa.select(LoginAttempt).where(LoginAttempt.public_id == public_id))
+        assert row is not None
+        row.last_frame_at = utcnow() - timedelta(seconds=seconds_ago)
+        row.frames_received += 1
+        db.session.commit()
+
+
+@pytest.mark.parametrize("app_config", [{"ADMISSION_MAX_ATTEMPTS": 2, "ADMISSION_IDLE_SECONDS": 10, "ADMISSION_FIRST_FRAME_SECONDS": 3}])
+def test_started_attempts_that_never_send_a_frame_cannot_crowd_logins_out(app: Flask, client: FlaskClient) -> None:
+    frameless = [start(client).get_json()["attempt_id"] for _ in range(2)]
+    assert start(client).status_code == 503  # within the first-frame grace they hold their slots
+    for public_id in frameless:
+        _age(app, public_id, 4)  # no frame 4 s after the start: well inside the 10 s idle window
+    admitted = start(client)
+    assert admitted.status_code == 201, admitted.get_json()
+    assert attempt_row(app, frameless[0]).state == "collecting"  # not closed: it may still send
+
+
+@pytest.mark.parametrize("app_config", [{"ADMISSION_MAX_ATTEMPTS": 1, "ADMISSION_IDLE_SECONDS": 10, "ADMISSION_FIRST_FRAME_SECONDS": 3}])
+def test_an_attempt_sending_frames_keeps_its_slot_for_the_idle_window(app: Flask, client: FlaskClient) -> None:
+    first = start(client).get_json()["attempt_id"]
+    _age(app, first, 30)  # started 30 s ago ...
+    _framed(app, first, 8)  # ... and its last frame came 8 s ago: still running
+    assert start(client).status_code == 503
+    _framed(app, first, 11)  # idle past ADMISSION_IDLE_SECONDS: abandoned
     assert start(client).status_code == 201
 
 

@@ -66,6 +66,11 @@ def test_every_frame_is_encoded_when_sparse_encoding_is_off(app_factory: Any, en
     assert all(s["encoded"] for s in frame_signals(app, body["attempt_id"]))
 
 
+# With tracked detection (FACE_TRACK, login/tracking.py) the region's tighter face box leaves
+# more of the swapped photo's surroundings to the scene cue, which then breaks on the swap
+# itself; the swap is then caught as the next test shows. Here the swap must be caught by the
+# track and the grant rule alone, so the frames are searched as before.
+@pytest.mark.parametrize("app_config", [{"FACE_TRACK": False}])
 def test_a_face_swapped_in_between_encoded_frames_is_caught(
     app: Flask, client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch, no_random_frame: None
 ) -> None:
@@ -84,6 +89,27 @@ def test_a_face_swapped_in_between_encoded_frames_is_caught(
     # Caught on an encoded frame of the other face; the denial itself comes at the decision,
     # which may be that frame or a later one (the policy judges identity there).
     assert any(s["encoded"] and s["distance"] > 0.6 for s in signals[4:])
+
+
+def test_a_face_swapped_in_under_tracked_detection_is_caught_on_the_next_frame(
+    app: Flask, client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch, no_random_frame: None
+) -> None:
+    body = start(client).get_json()
+    steps = body["challenge"]["steps"]
+    follow_prompts(monkeypatch, steps)
+    answers = [post_frame(client, body["attempt_id"], data, seq).get_json() for seq, data in enumerate(jittered_frames(4, seed=700), 1)]
+    assert [s["search"] for s in frame_signals(app, body["attempt_id"])][1:] == ["region"] * 3  # the track holds
+    # The other face sits down; the attacker goes on doing what the prompts ask (from the start
+    # of the script again, since a break sets the step back).
+    follow_prompts(monkeypatch, steps)
+    for seq, data in enumerate(jittered_frames(20, photo="biden.jpg", seed=700), 5):
+        answers.append(post_frame(client, body["attempt_id"], data, seq).get_json())
+        if answers[-1]["state"] != "collecting":
+            break
+    signals = frame_signals(app, body["attempt_id"])
+    assert signals[5]["encoded"] and signals[5]["distance"] > 0.6  # the frame after the swap: identified, someone else
+    assert (answers[-1]["state"], answers[-1]["reason"]) == ("denied", "no_match"), answers[-1]
+    assert "granted" not in {a["state"] for a in answers}
 
 
 def test_a_face_swapped_in_for_the_grant_is_caught(

@@ -76,6 +76,35 @@ def test_tight_crop_found_by_the_padded_retry() -> None:
 
 
 @pytest.mark.slow  # dlib: face detection
+def test_region_search_finds_the_face_near_its_last_box_in_original_coordinates() -> None:
+    frame = webcam_frame(photo_rgb("obama.jpg"))
+    engine = FaceEngine()
+    (box,) = engine.detect(frame)
+    # The face moved a little since the previous frame's box.
+    moved = Box(box.left + 12, box.top - 8, box.right + 12, box.bottom - 8)
+    (found,) = engine.detect_region(frame, moved)
+    assert found.iou(box) > 0.6  # the same face, boxed where the full search boxes it
+    # The region sees only the region: the second face of a crowded frame is not in it, which
+    # is why the login search trusts a region only as login/tracking.py says.
+    two = side_by_side(photo_rgb("obama.jpg"), photo_rgb("biden.jpg"))
+    boxes = engine.detect(two)
+    assert len(boxes) == 2 and len(engine.detect_region(two, boxes[0])) == 1
+    assert engine.detect_region(frame, Box(2000, 2000, 2100, 2100)) == []  # off the frame
+
+
+@pytest.mark.slow  # dlib: face detection
+def test_region_search_sees_a_face_at_the_border_and_the_quick_pass_a_big_one() -> None:
+    rgb = photo_rgb("obama.jpg")
+    engine = FaceEngine()
+    (box,) = engine.detect(rgb)
+    tight = crop_face(rgb, box, CropSpec(size=150, scale=1.0))  # the face touches every border
+    (found,) = engine.detect_region(tight, Box(0, 0, 150, 150))  # replicated edges, like the retry
+    assert found.width > 100
+    (quick,) = engine.detect_quick(webcam_frame(rgb))
+    assert quick.iou(engine.detect(webcam_frame(rgb))[0]) > 0.6
+
+
+@pytest.mark.slow  # dlib: face detection
 def test_quality_reflects_blur_and_light() -> None:
     import cv2
 

@@ -35,6 +35,12 @@ class DetectorSettings:
     upsample: int = DEFAULTS["FACE_DETECT_UPSAMPLE"]  # dlib HOG pyramid upsampling; 1 finds smaller faces at 4x the cost
     min_score: float = 0.0  # HOG detection score floor (tools only: the service keeps every box)
     min_face_px: int = DEFAULTS["FACE_MIN_PX"]  # faces smaller than this (original px) are ignored entirely
+    # Login frames (webapp/login/tracking.py): the cheaper searches below, on or off.
+    track: bool = DEFAULTS["FACE_TRACK"]
+    track_full_side: int = DEFAULTS["FACE_TRACK_FULL_SIDE"]  # longest side of the quick full pass
+    track_region_pad: float = DEFAULTS["FACE_TRACK_REGION_PAD"]  # region = previous box grown by this share per side
+    track_region_face_px: int = DEFAULTS["FACE_TRACK_REGION_FACE_PX"]  # the region is scaled so the face is this wide
+    track_full_every: int = DEFAULTS["FACE_TRACK_FULL_EVERY"]  # a full pass at least every N frames
 
 
 _Models = tuple[object, object, object, object]
@@ -84,12 +90,66 @@ class FaceEngine:
         The search runs on a copy resized to a fixed range of sizes (fast on big frames, able
         to see faces in small crops). When nothing is found, it retries once on a copy padded
         by edge replication: HOG misses faces that touch the image border, which is how tight
-        face crops (uploaded photos, dataset crops) look.
+        face crops (uploaded photos, dataset crops) look. Enrollment stills and the tools use
+        this; login frames start with the cheaper searches below.
         """
+        return self._search(rgb, self.settings.max_side)
+
+    def detect_quick(self, rgb: np.ndarray) -> list[Box]:
+        """:meth:`detect` on a smaller copy (``track_full_side``, 320 px): a third of the pixels
+        of the 480 px search, for login frames. Faces under about a quarter of the frame's
+        longest side are too small for HOG's 80 px window there; the login analysis falls back
+        to :meth:`detect` when the context detector sees a face this pass did not find."""
+        return self._search(rgb, self.settings.track_full_side)
+
+    def detect_region(self, rgb: np.ndarray, around: Box) -> list[Box]:
+        """Faces in a region around ``around`` (the previous frame's face), original coordinates.
+
+        The region is the box grown by ``track_region_pad`` of its size on every side, taken
+        from a grey copy (one channel: a third of HOG's gradient work) and scaled so the face is
+        about ``track_region_face_px`` wide, a little over HOG's 80 px window, so a face that
+        shrank a little is still found. Parts of the region outside the frame are filled by edge
+        replication, which also lets HOG see a face touching the border (the pad-and-retry
+        trick of :meth:`detect`, for free). Only this region is searched: the caller decides
+        when that is enough (webapp/login/tracking.py).
+        """
+        s = self.settings
+        size = max(around.width, around.height, 1)
+        half = size * (0.5 + s.track_region_pad)
+        cx, cy = around.center
+        x0, y0, x1, y1 = round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+        h, w = rgb.shape[:2]
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+            return []
+        crop = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+        # A face under HOG's window is scaled up, as upsampling would (a region is small enough
+        # for that to stay cheap), so a far face keeps its track.
+        scale = s.track_region_face_px / size
+        if scale != 1.0:
+            crop = cv2.resize(
+                crop,
+                (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+            )
+        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        # Pad (in scaled pixels) where the region leaves the frame.
+        pad_top, pad_bottom, pad_left, pad_right = (round(max(0, v) * scale) for v in (-y0, y1 - h, -x0, x1 - w))
+        if pad_top or pad_bottom or pad_left or pad_right:
+            grey = cv2.copyMakeBorder(grey, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
+        left, top = max(0, x0) - pad_left / scale, max(0, y0) - pad_top / scale
+        with _DLIB_LOCK:
+            found = self._hog(grey)
+        boxes = [
+            Box(round(b.left / scale + left), round(b.top / scale + top), round(b.right / scale + left), round(b.bottom / scale + top))
+            for b, _score in found
+        ]
+        return self._keep(boxes)
+
+    def _search(self, rgb: np.ndarray, max_side: int) -> list[Box]:
         s = self.settings
         h, w = rgb.shape[:2]
         longest = max(h, w)
-        scale = min(1.0, s.max_side / longest)
+        scale = min(1.0, max_side / longest)
         if longest * scale < s.min_side:
             scale = s.min_side / longest
         small = (
@@ -106,18 +166,22 @@ class FaceEngine:
                 offset = max(small.shape[:2]) // 4
                 padded = cv2.copyMakeBorder(small, offset, offset, offset, offset, cv2.BORDER_REPLICATE)
                 found = self._hog(padded)
-        boxes = []
-        for box, _score in found:
-            orig = Box(
+        boxes = [
+            Box(
                 round((box.left - offset) / scale),
                 round((box.top - offset) / scale),
                 round((box.right - offset) / scale),
                 round((box.bottom - offset) / scale),
             )
-            if min(orig.width, orig.height) >= s.min_face_px:
-                boxes.append(orig)
-        boxes.sort(key=lambda b: b.area, reverse=True)
-        return boxes
+            for box, _score in found
+        ]
+        return self._keep(boxes)
+
+    def _keep(self, boxes: list[Box]) -> list[Box]:
+        """Faces big enough to count, largest first."""
+        kept = [b for b in boxes if min(b.width, b.height) >= self.settings.min_face_px]
+        kept.sort(key=lambda b: b.area, reverse=True)
+        return kept
 
     # -- landmarks and encodings -----------------------------------------------------------
 

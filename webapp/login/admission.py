@@ -11,10 +11,14 @@ ADMISSION_FRAME_CPU_MS each), so the number the service can carry at once is
 ``Retry-After`` (a few seconds, jittered), so the attempts already admitted keep their pace and
 finish; the page waits and retries by itself.
 
-The count of running attempts is read from the database (collecting, not expired, a frame or
-the start within ADMISSION_IDLE_SECONDS), never from process memory, so every worker on every
-machine sees the same number. Two starts racing can both pass the check: the limit is soft by
-at most the number of workers, which the utilisation margin absorbs.
+The count of running attempts is read from the database (collecting, not expired, and a frame
+within ADMISSION_IDLE_SECONDS, or no frame yet and started within ADMISSION_FIRST_FRAME_SECONDS),
+never from process memory, so every worker on every machine sees the same number. The short
+first-frame grace matters: the page sends its first frame right after the start, so an attempt
+that never sends one (a script starting attempts, a tab closed at once) would otherwise hold a
+slot for the whole idle window, and a stream of such starts could crowd every login out.
+Two starts racing can both pass the check: the limit is soft by at most the number of workers,
+which the utilisation margin absorbs.
 """
 
 from __future__ import annotations
@@ -42,12 +46,13 @@ def capacity(admission: AdmissionSettings, attempts: AttemptSettings) -> int | N
     return max(1, math.floor(admission.workers * admission.utilisation / per_attempt))
 
 
-def running_attempts(now: datetime, idle_seconds: int) -> int:
-    """Attempts collecting frames now: not expired, and active within ``idle_seconds``."""
-    recent = now - timedelta(seconds=idle_seconds)
-    active = sa.func.coalesce(LoginAttempt.last_frame_at, LoginAttempt.created_at)
+def running_attempts(now: datetime, idle_seconds: int, first_frame_seconds: int) -> int:
+    """Attempts collecting frames now: not expired, and a frame within ``idle_seconds``, or
+    no frame yet and started within ``first_frame_seconds``."""
+    framed = LoginAttempt.last_frame_at >= now - timedelta(seconds=idle_seconds)
+    starting = sa.and_(LoginAttempt.last_frame_at.is_(None), LoginAttempt.created_at >= now - timedelta(seconds=first_frame_seconds))
     query = sa.select(sa.func.count(LoginAttempt.id)).where(
-        LoginAttempt.state == STATE_COLLECTING, LoginAttempt.expires_at > now, active >= recent
+        LoginAttempt.state == STATE_COLLECTING, LoginAttempt.expires_at > now, sa.or_(framed, starting)
     )
     return int(db.session.scalar(query) or 0)
 
@@ -62,5 +67,5 @@ def admit(now: datetime, admission: AdmissionSettings, attempts: AttemptSettings
     limit = capacity(admission, attempts)
     if limit is None:
         return
-    if running_attempts(now, admission.idle_seconds) >= limit:
+    if running_attempts(now, admission.idle_seconds, admission.first_frame_seconds) >= limit:
         raise Busy(retry_after=retry_after(admission))

@@ -27,6 +27,7 @@ from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
 from webapp.login.hints import FrameLook, look_at
+from webapp.login.tracking import Detection, Track, detect_login_faces
 from webapp.ops.metrics import substage
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
@@ -43,6 +44,7 @@ class FrameReport:
     hashes: FrameHash | None = None
     audit: dict[str, Any] = field(default_factory=dict)
     look: FrameLook | None = None
+    detection: Detection | None = None  # the faces HOG found and how (None: not searched)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class FrameContext:
     templates: np.ndarray  # the claimed user's identity encodings, (n, 128)
     references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
     encode: bool = True  # compute the identity encoding of this frame's face (login/identity.py)
+    track: Track | None = None  # the previous frame's one face (login/tracking.py)
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -83,9 +86,12 @@ def analyze_login_frame(
     with substage("replay"):
         hashes = frame_hash(rgb)
     with substage("detection"):
-        boxes = rt.engine.detect(rgb)
         context_boxes = context_detections(rt, rgb)
-    audit: dict[str, Any] = {"faces": len(boxes)}
+        detector = rt.context_detector()
+        floor = detector.card.min_confidence if detector else None
+        detection = detect_login_faces(rt.engine, rgb, ctx.track, context_boxes, floor, exact=ctx.encode)
+    boxes = detection.boxes
+    audit: dict[str, Any] = {"faces": len(boxes), "search": detection.search}
     face: dict[str, Any] = {}
     if not boxes and context_boxes is not None:
         tracked = turned_face(rt, context_boxes)
@@ -104,6 +110,7 @@ def analyze_login_frame(
         quality = obs.quality
         audit = {
             "faces": 1,
+            "search": detection.search,
             "box": box.as_list(),
             "distance": round(distance, 4) if np.isfinite(distance) else None,
             "encoded": obs.encoding is not None,
@@ -132,7 +139,7 @@ def analyze_login_frame(
     with substage("replay"):
         near = seen.is_near_duplicate(hashes, ctx.username, replay.lookback_attempts, replay.near)
     facts = FrameFacts(sha256=sha, faces=len(boxes), replay=ReplayFacts(near_duplicate=near), t=t, t_done=_now(ctx), **face)
-    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None))
+    return FrameReport(facts, hashes, audit, look_at(rgb, boxes, quality, tracked=facts.tracked_box is not None), detection)
 
 
 def context_detections(rt: Runtime, rgb: np.ndarray) -> list[ScoredBox] | None:

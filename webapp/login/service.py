@@ -46,6 +46,7 @@ from webapp.login.identity import draw_encode_at, needs_encoding
 from webapp.login.state import AttemptState
 from webapp.login.sweeper import close_expired, sweep
 from webapp.login.throttle import check_face_login
+from webapp.login.tracking import remember, track_of
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
 from webapp.runtime.worker import runtime
@@ -161,8 +162,9 @@ def _submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_se
         templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
     if attempt.user_id is None:
         templates = decoy_templates(attempt.username)  # analysed like a real account's frames
-    encode = needs_encoding(AttemptState.from_json(attempt.progress), settings().encoding)
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode)
+    state = AttemptState.from_json(attempt.progress)
+    encode = needs_encoding(state, settings().encoding)
+    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode, track_of(state, rt.engine))
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
     metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
@@ -191,6 +193,7 @@ def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, p
     now = utcnow()
 
     facts = report.facts
+    remember(state, report.detection)  # where the next frame's face is searched first
     with metrics.substage("policy"):
         verdict = pol.apply_frame(state, challenge, facts, seq, policy)
         if verdict.state == STATE_COLLECTING:

@@ -60,6 +60,10 @@ class AttemptState:
     motion: MotionSummary | None = None
     track_prev: TrackPoint | None = None
     track_breaks: int = 0
+    # The previous frame's one face box (original px; None unless exactly one face) and the
+    # region searches since the last full pass (webapp/login/tracking.py).
+    track_box: list[int] | None = None
+    region_frames: int = 0
     # The context detector's box on the frames since the last face (challenge/bridge.py):
     # [left, top, right, bottom, t]; bridge_lost once a missed frame had no such box or the box
     # jumped. track_bridged counts reappearances accepted through a bridge (audit).
