@@ -142,6 +142,40 @@ def test_each_hint_is_shown_for_its_camera(
             assert page.is_visible("#username") and not page.is_visible("#stage")
 
 
+_SLOW_AFTER_FRAME = """async () => {
+  const m = await import('/static/js/login-steps.js');  // the module instance login.js uses
+  window.__answers = 0;
+  m.addLoginStep({ afterFrame: () => { window.__answers += 1; return new Promise((r) => setTimeout(r, 1500)); } });
+}"""
+
+
+def test_a_cancel_while_a_frame_answer_is_handled_stays_cancelled(
+    tmp_path: Path, app_factory: AppFactory, enrolled_db: EnrolledDatabases, browser_for: Any
+) -> None:
+    """The cancel can land between a frame answer's arrival and its handling (the body being
+    read, an async afterFrame hook): that late answer must not bring back 'collecting' and a
+    prompt over the sign-in form. The hook holds each answer for 1.5 s so the cancel always
+    lands inside that window."""
+    app = _app_with_alice(app_factory, enrolled_db)
+    camera = hand_held_camera(tmp_path / "normal.y4m", "normal")
+    with LiveServer(app) as server:
+        page = browser_for(camera).new_page()
+        page.goto(f"{server.url}/login")
+        page.evaluate(_SLOW_AFTER_FRAME)
+        page.fill("#username", "alice")
+        page.click("#start")
+        for _ in range(400):  # wait_for_function evaluates a string, which the page's CSP refuses
+            if page.evaluate("() => window.__answers") >= 1:
+                break
+            page.wait_for_timeout(100)
+        assert page.evaluate("() => window.__answers") >= 1
+        page.click("#cancel")
+        page.wait_for_timeout(2500)  # past the held answer
+        now = page.evaluate(_READ_JS)
+        assert now["state"] == "cancelled" and now["prompt"] == TEXTS["cancelled"], now
+        assert page.is_visible("#username") and not page.is_visible("#stage")
+
+
 def test_countdown_then_the_denial_names_the_missed_step(
     tmp_path: Path, app_factory: AppFactory, enrolled_db: EnrolledDatabases, browser_for: Any, artifacts: Path
 ) -> None:

@@ -268,6 +268,7 @@ async function signIn(username, mine) {
     }
     if (mine !== run) return;
     const result = await r.json().catch(() => ({}));
+    if (mine !== run) return; // cancelled while the body was read: the answer is for a sign-in that ended
     if (!r.ok) {
       // 4xx on a frame ends this attempt from the user's point of view: expired, finished, throttled...
       say(result.message || t('failed'), 'error');
@@ -275,6 +276,7 @@ async function signIn(username, mine) {
       return finish('error', ctx);
     }
     await runHook('afterFrame', ctx, result);
+    if (mine !== run) return; // the hook may have waited across a cancel
     ScreenLight.apply(result.light); // the screen-light step's colour for now, or none
     progressEl.value = result.progress || 0;
     progressEl.setAttribute('aria-valuetext', `${Math.round((result.progress || 0) * 100)} %`);
