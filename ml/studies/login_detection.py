@@ -41,7 +41,7 @@ from webapp.face.image import read_image_file
 from webapp.face.retinaface import RetinaFace
 from webapp.face.types import Box
 from webapp.login.state import AttemptState
-from webapp.login.tracking import detect_login_faces, remember, track_of
+from webapp.login.tracking import confident_faces, detect_login_faces, remember, track_of
 
 SHARED_PAD = SHARED_VIDEOS.parent / "pad"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -75,7 +75,8 @@ def compare_frames(engine: FaceEngine, detector: RetinaFace, frames: list[np.nda
         cpu_old += spent
         context = detector.detect(rgb, detector.card.matched_confidence)  # runs per frame anyway: not counted
         track_of_frame = track_of(state, engine) if track else None
-        found, spent = _timed(lambda rgb=rgb, t=track_of_frame, context=context: detect_login_faces(engine, rgb, t, context, floor))
+        sure = confident_faces(context, floor)
+        found, spent = _timed(lambda rgb=rgb, t=track_of_frame, sure=sure: detect_login_faces(engine, rgb, t, sure))
         cpu_new += spent
         new.append(found.boxes)
         searches[found.search] += 1

@@ -13,7 +13,7 @@ from webapp.face.engine import DetectorSettings
 from webapp.face.retinaface import ScoredBox
 from webapp.face.types import Box
 from webapp.login.state import AttemptState
-from webapp.login.tracking import QUICK, REGION, WIDE, Detection, Track, detect_login_faces, remember, track_of
+from webapp.login.tracking import QUICK, REGION, WIDE, Detection, Track, confident_faces, detect_login_faces, remember, track_of
 
 FACE = Box(100, 100, 200, 200)
 OTHER = Box(350, 120, 430, 200)
@@ -50,8 +50,7 @@ class ScriptedEngine:
 
 
 def run(engine: ScriptedEngine, track: Track | None, context: list[ScoredBox] | None, exact: bool = False) -> Detection:
-    floor = FLOOR if context is not None else None
-    return detect_login_faces(engine, FRAME, track, context, floor, exact=exact)  # type: ignore[arg-type]
+    return detect_login_faces(engine, FRAME, track, confident_faces(context, FLOOR), exact=exact)  # type: ignore[arg-type]
 
 
 def test_one_face_in_the_region_that_the_context_detector_agrees_with_needs_no_full_pass() -> None:

@@ -27,7 +27,7 @@ from webapp.face.types import Box, FaceObservation
 from webapp.liveness import LivenessScore
 from webapp.login.facts import FrameFacts
 from webapp.login.hints import FrameLook, look_at
-from webapp.login.tracking import Detection, Track, detect_login_faces
+from webapp.login.tracking import Detection, Track, confident_faces, detect_login_faces
 from webapp.ops.metrics import substage
 from webapp.replay import ReplayFacts, seen
 from webapp.replay.hashes import FrameHash, frame_hash
@@ -88,13 +88,13 @@ def analyze_login_frame(
     with substage("detection"):
         context_boxes = context_detections(rt, rgb)
         detector = rt.context_detector()
-        floor = detector.card.min_confidence if detector else None
-        detection = detect_login_faces(rt.engine, rgb, ctx.track, context_boxes, floor, exact=ctx.encode)
+        sure = confident_faces(context_boxes, detector.card.min_confidence if detector else None)
+        detection = detect_login_faces(rt.engine, rgb, ctx.track, sure, exact=ctx.encode)
     boxes = detection.boxes
     audit: dict[str, Any] = {"faces": len(boxes), "search": detection.search}
     face: dict[str, Any] = {}
-    if not boxes and context_boxes is not None:
-        tracked = turned_face(rt, context_boxes)
+    if not boxes and sure is not None:
+        tracked = turned_face(sure)
         if tracked is not None:
             face = {"tracked_box": (tracked.x1, tracked.y1, tracked.x2, tracked.y2)}
             audit["tracked_box"] = tracked.as_list()
@@ -149,14 +149,10 @@ def context_detections(rt: Runtime, rgb: np.ndarray) -> list[ScoredBox] | None:
     return detector.detect(rgb, detector.card.matched_confidence) if detector is not None else None
 
 
-def turned_face(rt: Runtime, context_boxes: list[ScoredBox]) -> ScoredBox | None:
-    """The one face the context detector is confident of (its own floor) on a frame the
-    frontal detector found none: most often a turned head (challenge/bridge.py)."""
-    detector = rt.context_detector()
-    if detector is None:
-        return None
-    confident = [b for b in context_boxes if b.confidence >= detector.card.min_confidence]
-    return confident[0] if len(confident) == 1 else None
+def turned_face(sure: list[ScoredBox]) -> ScoredBox | None:
+    """The one face the context detector is confident of (its :func:`confident_faces`) on a
+    frame the frontal detector found none: most often a turned head (challenge/bridge.py)."""
+    return sure[0] if len(sure) == 1 else None
 
 
 def score_liveness(

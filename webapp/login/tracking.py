@@ -79,18 +79,25 @@ def remember(state: AttemptState, detection: Detection | None) -> None:
     state.region_frames = state.region_frames + 1 if detection.search == REGION else 0
 
 
+def confident_faces(context_boxes: list[ScoredBox] | None, floor: float | None) -> list[ScoredBox] | None:
+    """The context detections at or above the detector's own confidence ``floor``: faces it is
+    sure of (None without a context detector). One list per frame serves the search below and
+    the track bridge's turned face (login/frames.py)."""
+    if context_boxes is None or floor is None:
+        return None
+    return [b for b in context_boxes if b.confidence >= floor]
+
+
 def detect_login_faces(
     engine: FaceEngine,
     rgb: np.ndarray,
     track: Track | None,
-    context_boxes: list[ScoredBox] | None,
-    confident: float | None,
+    seen: list[ScoredBox] | None,
     exact: bool = False,
 ) -> Detection:
     """The faces of one login frame (see the module docstring for the order of the searches).
 
-    ``context_boxes``: the frame's context detections (None without a context detector);
-    ``confident``: that detector's own confidence floor, above which a box is taken as a face.
+    ``seen``: the frame's :func:`confident_faces` (None without a context detector).
     ``exact``: the frame's face will be encoded: search it as enrollment stills are searched.
     The 128-d descriptor is computed from landmarks fitted inside the box, and a box from the
     coarser searches moves it (measured on ../shared/datasets/identity: region boxes by up to
@@ -108,7 +115,6 @@ def detect_login_faces(
 
     if not engine.settings.track or track is None or exact or not track.region:
         return wide()
-    seen = [b for b in context_boxes if b.confidence >= confident] if context_boxes is not None and confident is not None else None
     boxes = engine.detect_region(rgb, track.box)
     if len(boxes) == 1 and (seen is None or not unexplained(seen, boxes)):
         return Detection(boxes, REGION)
