@@ -607,7 +607,6 @@ def nuaa_attempts(scores: ImageScores, min_confidence: float) -> dict[str, Any]:
 def time_models(pipeline: SilentFace, samples: Sequence[Sample], n: int = 200) -> dict[str, Any]:
     """CPU ms per face per member (1 onnxruntime thread), crop included, on ``n`` dataset faces."""
     _single_thread()
-    rf_cache = JsonCache("retinaface.json")
     ms: list[list[float]] = [[] for _ in pipeline.members]
     crop_ms: list[float] = []
     det_ms: list[float] = []
@@ -626,7 +625,6 @@ def time_models(pipeline: SilentFace, samples: Sequence[Sample], n: int = 200) -
             t = time.perf_counter()
             _run_member(pipeline, j, c)
             ms[j].append(_ms(t))
-    del rf_cache
     return {
         "threads": "onnxruntime intra_op 1, inter_op 1 (webapp.runtime.files.cpu_session, the service's settings); cv2 1 thread",
         "per_member_ms": {m.name: _summary(v) for m, v in zip(pipeline.members, ms, strict=True)},
