@@ -248,7 +248,8 @@ def background_mask(shape: tuple[int, int], box: Sequence[float], side: float = 
 def _mean_linear(pixels: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """Mean linear RGB, count and mean sRGB of the ``mask`` pixels of ``pixels`` (uint8 RGB),
     clipped ones (any channel >= 250: no response can show there) and black ones left out."""
-    peak = pixels.max(axis=2)
+    r, g, b = cv2.split(pixels)
+    peak = cv2.max(cv2.max(r, g), b)  # pixels.max(axis=2), the same bytes at a tenth of the cost
     keep = (mask & (peak < 250) & (peak > 8)).astype(np.uint8)
     n = int(cv2.countNonZero(keep))
     if n == 0:

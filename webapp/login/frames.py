@@ -58,6 +58,9 @@ class FrameContext:
     references: Mapping[str, np.ndarray]  # their liveness reference embeddings per model
     encode: bool = True  # compute the identity encoding of this frame's face (login/identity.py)
     track: Track | None = None  # the previous frame's one face (login/tracking.py)
+    # Measure the skin and background colour (challenge/screenlight.py): only an attempt whose
+    # challenge drew a screen-light plan judges them, and the measure is 8 % of a frame's CPU.
+    measure_light: bool = False
 
 
 def face_signals(obs: FaceObservation, image_shape: tuple[int, ...]) -> FaceSignals:
@@ -124,7 +127,7 @@ def analyze_login_frame(
             "quality": obs.quality.score(),
         }
         signature = frame_signature(rgb, box.as_list(), signals.yaw, signals.pitch, obs.encoding)
-        light = screenlight.measure(rgb, box.as_list(), obs.landmarks)
+        light = screenlight.measure(rgb, box.as_list(), obs.landmarks) if ctx.measure_light else None
         if light is not None:
             audit["light"] = light.audit()
         face = {

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.accounts.templates import user_material
+from webapp.accounts.templates import stack_encodings, user_material
 from webapp.accounts.users import normalise_username
 from webapp.challenge import screenlight
 from webapp.challenge.motion import MOTION_AUDIT_KEYS
@@ -49,7 +49,7 @@ from webapp.login.throttle import check_face_login
 from webapp.login.tracking import remember, track_of
 from webapp.ops import metrics
 from webapp.ops.logs import log_decision
-from webapp.runtime.worker import runtime
+from webapp.runtime.worker import Runtime, runtime
 from webapp.settings import settings
 
 _APPLY_TRIES = 8
@@ -158,13 +158,19 @@ def _submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_se
     public_id = attempt.public_id  # read now: after a failed flush the row cannot be read
     rt = runtime()
     policy = rt.policy()
-    with metrics.substage("db"):
-        templates, refs = user_material(attempt.user_id, rt.require_ensemble().versions())
-    if attempt.user_id is None:
-        templates = decoy_templates(attempt.username)  # analysed like a real account's frames
     state = AttemptState.from_json(attempt.progress)
     encode = needs_encoding(state, settings().encoding)
-    ctx = FrameContext(attempt.id, attempt.username, attempt.created_at, templates, refs, encode, track_of(state, rt.engine))
+    templates, refs = _material(attempt, rt, encode)
+    ctx = FrameContext(
+        attempt.id,
+        attempt.username,
+        attempt.created_at,
+        templates,
+        refs,
+        encode,
+        track_of(state, rt.engine),
+        measure_light=state.light is not None,
+    )
     with metrics.stage("analysis"):
         report = analyze_login_frame(data, rgb, ctx, rt, settings().replay, arrived_at)
     metrics.FRAMES.labels(faces=str(min(report.facts.faces, 2)) + ("+" if report.facts.faces >= 2 else "")).inc()
@@ -184,6 +190,20 @@ def _submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_se
             attempt = get_attempt(public_id)
             ensure_open(attempt)
     raise AttemptFinished("This login attempt is receiving frames too fast; start a new one.")
+
+
+def _material(attempt: LoginAttempt, rt: Runtime, encode: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The claimed user's templates and liveness references, read (and unsealed) only when this
+    frame needs them: its face is encoded, or a liveness member compares with references.
+    Unknown users get their decoy under the same rule, so both take the same path."""
+    ensemble = rt.require_ensemble()
+    if not encode and not ensemble.reference_models():
+        return stack_encodings([]), {}
+    with metrics.substage("db"):
+        templates, refs = user_material(attempt.user_id, ensemble.versions())
+    if attempt.user_id is None:
+        templates = decoy_templates(attempt.username)  # analysed like a real account's frames
+    return templates, refs
 
 
 def _apply(attempt: LoginAttempt, report: FrameReport, client_seq: int | None, policy: pol.Policy) -> FrameOutcome:
