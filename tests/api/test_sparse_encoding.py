@@ -54,6 +54,32 @@ def test_a_genuine_login_is_granted_with_few_encodings(
     assert encoded[0] and encoded[-1]  # the first face frame and the frame granted on
 
 
+def test_templates_are_read_only_for_encoded_frames_and_light_only_with_a_plan(
+    app: Flask, client: FlaskClient, alice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claimed user's templates are unsealed for the frames whose face is encoded, never for
+    the others; a challenge without a screen-light step measures no skin colour."""
+    import webapp.login.service as service
+
+    reads: list[int] = []
+    real = service.user_material
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "user_material", counted)
+    body = start(client).get_json()
+    assert "screen_light" not in body["challenge"]["steps"]
+    follow_prompts(monkeypatch, body["challenge"]["steps"])
+    for seq, data in enumerate(jittered_frames(16), 1):
+        if post_frame(client, body["attempt_id"], data, seq).get_json()["state"] != "collecting":
+            break
+    signals = frame_signals(app, body["attempt_id"])
+    assert len(reads) == sum(s["encoded"] for s in signals) < len(signals)
+    assert not any("light" in s for s in signals)
+
+
 def test_every_frame_is_encoded_when_sparse_encoding_is_off(app_factory: Any, enrolled_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app = app_factory(IDENTITY_SPARSE_ENCODING=False)
     enrolled_db.copy_into(app)
