@@ -25,16 +25,6 @@ preload_app = False
 os.environ.setdefault("FLASK_ADMISSION_WORKERS", str(workers))
 
 
-def on_starting(server):
-    """Load dlib's models (HOG detector, 68- and 5-point predictors, ResNet encoder: ~130 MB)
-    once in the master, before the workers fork, so they share those pages copy-on-write instead
-    of loading a copy each. Only dlib: it starts no threads; onnxruntime stays per worker."""
-    if os.environ.get("LIVEGATE_PRELOAD_DLIB", "1") != "1":
-        return
-    from webapp.face.engine import FaceEngine
-
-    FaceEngine().load()
-    server.log.info("dlib models loaded before fork")
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
@@ -49,9 +39,20 @@ access_log_format = (
 
 
 def on_starting(server):
+    """Empty the metrics folder, then load dlib's models (HOG detector, 68- and 5-point
+    predictors, ResNet encoder: ~130 MB) once in the master, before the workers fork, so they
+    share those pages copy-on-write instead of loading a copy each. Only dlib: it starts no
+    threads; onnxruntime stays per worker. One hook: gunicorn keeps only the last function of a
+    name in this file (a second ``on_starting`` once silently disabled the preload)."""
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+    if os.environ.get("LIVEGATE_PRELOAD_DLIB", "1") != "1":
+        return
+    from webapp.face.engine import FaceEngine
+
+    FaceEngine().load()
+    server.log.info("dlib models loaded before fork")
 
 
 def child_exit(server, worker):
