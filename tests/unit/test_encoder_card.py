@@ -135,3 +135,14 @@ def test_an_export_folder_copy_keeps_working(tmp_path: Path) -> None:
     write_card(tmp_path / "a")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     assert OnnxEncoder.load(tmp_path / "b").card.model_path == tmp_path / "b" / "dlib_resnet_v1.onnx"
+
+
+def test_the_engine_module_does_not_import_onnxruntime() -> None:
+    """gunicorn's master imports webapp.face.engine to preload dlib before forking; onnxruntime
+    imported there makes workers hang on SIGTERM (shared/notes/stack.md)."""
+    import subprocess
+    import sys
+
+    code = "import sys, webapp.face.engine, webapp.face.encoder; print('onnxruntime' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "False"
