@@ -87,6 +87,7 @@ def instrumented(profiler: StageProfiler) -> Iterator[StageProfiler]:
     import webapp.login.service as service
     import webapp.web.api.login as api_login
     from webapp.challenge.blink import BlinkDetector
+    from webapp.face.encoder import OnnxEncoder
     from webapp.face.engine import FaceEngine
     from webapp.liveness import models as liveness_models
     from webapp.liveness.registry import LivenessEnsemble
@@ -100,6 +101,8 @@ def instrumented(profiler: StageProfiler) -> Iterator[StageProfiler]:
         mock.patch.object(FaceEngine, "detect_quick", profiler.wrap("detect:quick", FaceEngine.detect_quick)),
         mock.patch.object(FaceEngine, "detect_region", profiler.wrap("detect:region", FaceEngine.detect_region)),
         mock.patch.object(FaceEngine, "observe", profiler.wrap(_observe_stage, FaceEngine.observe)),
+        # The identity ResNet in onnxruntime (FACE_ENCODER=onnx), inside landmarks_and_encoding.
+        mock.patch.object(OnnxEncoder, "encode", profiler.wrap("identity_encoder:onnx", OnnxEncoder.encode)),
         mock.patch.object(LivenessEnsemble, "score_face", profiler.wrap("liveness_crops_and_fuse", LivenessEnsemble.score_face)),
         mock.patch.object(frames, "context_detections", profiler.wrap("context_detector", frames.context_detections)),
         mock.patch.object(frames, "frame_hash", profiler.wrap("frame_hashes", frames.frame_hash)),

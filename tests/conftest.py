@@ -34,7 +34,8 @@ TEST_TEMPLATE_KEY = "dGVzdC10ZW1wbGF0ZS1rZXktMzItYnl0ZXMtbG9uZyE="  # 32 bytes, 
 REPO_ROOT = TESTS.parent
 # The liveness models the service ships (webapp/config.py DEFAULTS["LIVENESS_MODEL_DIR"]).
 SHIPPED_MODEL_DIR = REPO_ROOT / "webapp" / "assets" / "models"
-_SHIPPED_LIVENESS_DIRS = (SHIPPED_MODEL_DIR, REPO_ROOT / "webapp" / "assets" / "minifasnet")
+# The shipped identity encoder (FACE_ENCODER=onnx) is guarded with them: it is dlib's ResNet.
+_SHIPPED_LIVENESS_DIRS = (SHIPPED_MODEL_DIR, REPO_ROOT / "webapp" / "assets" / "minifasnet", REPO_ROOT / "webapp" / "assets" / "encoder")
 
 
 # --- markers ---------------------------------------------------------------------------

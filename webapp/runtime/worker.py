@@ -106,6 +106,7 @@ class Runtime:
         """Load every model now; failures are recorded, not raised."""
         steps = (
             ("face", self.engine.load),
+            ("face", self.engine.load_encoder),  # the ONNX encoder (FACE_ENCODER=onnx): workers only
             ("liveness", self._load_ensemble),
             ("blink", self.require_blink),
             ("context_detector", self._load_context),

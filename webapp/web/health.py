@@ -23,6 +23,11 @@ def healthz() -> tuple[Response, int]:
     except Exception:
         models["dlib_face"] = "unavailable"
         ok = False
+    try:
+        models["face_encoder"] = rt.engine.load_encoder()  # FACE_ENCODER: "dlib" or the ONNX card
+    except Exception:
+        models["face_encoder"] = "unavailable"
+        ok = False
     if rt.ensemble is None:
         models["liveness"] = "unavailable"
         ok = False
