@@ -40,8 +40,8 @@ access_log_format = (
 
 def on_starting(server):
     """Empty the metrics folder, then load dlib's models (HOG detector, 68- and 5-point
-    predictors, ResNet encoder: ~130 MB) once in the master, before the workers fork, so they
-    share those pages copy-on-write instead of loading a copy each. Only dlib: it starts no
+    predictors: ~105 MB; dlib's ResNet only with FACE_ENCODER=dlib) once in the master, before
+    the workers fork, so they share those pages copy-on-write instead of loading a copy each. Only dlib: it starts no
     threads; onnxruntime stays per worker. One hook: gunicorn keeps only the last function of a
     name in this file (a second ``on_starting`` once silently disabled the preload)."""
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -49,9 +49,11 @@ def on_starting(server):
     os.makedirs(path, exist_ok=True)
     if os.environ.get("LIVEGATE_PRELOAD_DLIB", "1") != "1":
         return
-    from webapp.face.engine import FaceEngine
+    from webapp.face.engine import DetectorSettings, FaceEngine
 
-    FaceEngine().load()
+    # dlib's ResNet too when the environment selects it (set elsewhere: each worker loads it).
+    dlib_encoder = os.environ.get("FLASK_FACE_ENCODER", "").strip().strip("\"'").lower() == "dlib"
+    FaceEngine(DetectorSettings(encoder="dlib" if dlib_encoder else "onnx")).load()
     server.log.info("dlib models loaded before fork")
 
 
@@ -63,12 +65,15 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    """Load the face and liveness models in each worker before it takes requests."""
+    """Load the face and liveness models in each worker before it takes requests, then give
+    back the heap their loading freed (webapp/runtime/memory.py)."""
+    from webapp.runtime.memory import release_free_heap
     from webapp.runtime.worker import runtime, warm_up
 
     with worker.wsgi.app_context():
         rt = runtime()
         warm_up(rt)
+        release_free_heap()
         if rt.ensemble is not None:
             from webapp.ops.metrics import record_models
 

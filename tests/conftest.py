@@ -70,8 +70,8 @@ def _slow_marker_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that is not marked slow but loads the dlib models, a shipped liveness model
     or TensorFlow.
 
-    The dlib models are process-wide (webapp.face.engine._load_models, cached), so the guard
-    replaces that one loader for the test; ONNX models are guarded where onnxruntime opens
+    The dlib models are process-wide (webapp.face.engine._load_models and _load_dlib_encoder,
+    cached), so the guard replaces those loaders for the test; ONNX models are guarded where onnxruntime opens
     them (any shipped liveness model file; the test-double and blink models are fine), and
     TensorFlow by its appearance in sys.modules during the test.
     """
@@ -86,6 +86,7 @@ def _slow_marker_guard(request: pytest.FixtureRequest) -> Iterator[None]:
             raise forbidden.refuse("the dlib face models (webapp.face.engine._load_models)")
 
         mp.setattr(engine, "_load_models", no_dlib)  # raises if the loader was renamed: update the guard
+        mp.setattr(engine, "_load_dlib_encoder", no_dlib)
         ort = _onnxruntime_if_imported()
         if ort is not None:
             real_session = ort.InferenceSession

@@ -44,11 +44,21 @@ def test_on_starting_empties_the_metrics_folder_and_preloads_dlib(tmp_path: Path
     (metrics_dir / "counter_123.db").write_bytes(b"stale")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     monkeypatch.setenv("LIVEGATE_PRELOAD_DLIB", preload)
-    loads: list[int] = []
-    monkeypatch.setattr("webapp.face.engine.FaceEngine.load", lambda self: loads.append(1))
+    loads: list[str] = []
+    monkeypatch.setattr("webapp.face.engine.FaceEngine.load", lambda self: loads.append(self.settings.encoder))
     conf = runpy.run_path(str(CONF))
     server = _Server()
     conf["on_starting"](server)
     assert metrics_dir.is_dir() and not any(metrics_dir.iterdir())
-    assert loads == ([1] if preload == "1" else [])
+    assert loads == (["onnx"] if preload == "1" else [])  # dlib's own ResNet is not loaded
     assert ("dlib models loaded before fork" in server.log.lines) == (preload == "1")
+
+
+def test_on_starting_preloads_dlibs_encoder_only_when_the_environment_selects_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    monkeypatch.setenv("LIVEGATE_PRELOAD_DLIB", "1")
+    monkeypatch.setenv("FLASK_FACE_ENCODER", '"dlib"')  # Flask's prefixed env may hold JSON
+    loads: list[str] = []
+    monkeypatch.setattr("webapp.face.engine.FaceEngine.load", lambda self: loads.append(self.settings.encoder))
+    runpy.run_path(str(CONF))["on_starting"](_Server())
+    assert loads == ["dlib"]

@@ -54,7 +54,7 @@ class DetectorSettings:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
 
 
-_Models = tuple[object, object, object, object]
+_Models = tuple[object, object, object]
 # dlib's detector and predictors are not re-entrant; every call into them holds this lock.
 _DLIB_LOCK = threading.Lock()
 
@@ -69,8 +69,17 @@ def _load_models() -> _Models:
     detector = dlib.get_frontal_face_detector()
     predictor68 = dlib.shape_predictor(frm.pose_predictor_model_location())
     predictor5 = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-    encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-    return detector, predictor68, predictor5, encoder
+    return detector, predictor68, predictor5
+
+
+@cache
+def _load_dlib_encoder() -> object:
+    """dlib's own ResNet (22 MB in memory), loaded only where it runs: FACE_ENCODER=dlib, or a
+    jitter count the ONNX port does not do. With the ONNX encoder no process holds it."""
+    import dlib
+    import face_recognition_models as frm
+
+    return dlib.face_recognition_model_v1(frm.face_recognition_model_location())
 
 
 class FaceEngine:
@@ -83,6 +92,8 @@ class FaceEngine:
         """Load the dlib models now (the gunicorn master, health checks and workers do)."""
         with _DLIB_LOCK:
             _load_models()
+            if self.settings.encoder == "dlib":
+                _load_dlib_encoder()
 
     def load_encoder(self) -> str:
         """Open the ONNX encoder now when it is selected (workers only: never before the fork);
@@ -229,7 +240,7 @@ class FaceEngine:
 
                     chip = dlib.get_face_chip(rgb, chip_shape, encoder.card.chip_size, encoder.card.chip_padding)  # type: ignore[attr-defined]
                 else:
-                    dlib_encoder = _load_models()[3]
+                    dlib_encoder = _load_dlib_encoder()
                     encoding = np.array(dlib_encoder.compute_face_descriptor(rgb, chip_shape, num_jitters), dtype=np.float64)  # type: ignore[attr-defined]
         if encoder is not None and chip is not None:
             encoding = encoder.encode(chip)  # outside the dlib lock: onnxruntime is thread-safe
