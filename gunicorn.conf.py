@@ -63,8 +63,9 @@ def child_exit(server, worker):
 
 def post_worker_init(worker):
     """Load the face and liveness models in each worker before it takes requests."""
-    from webapp.runtime.worker import runtime, warm_up
+    from webapp.runtime.worker import configure_worker_process, runtime, warm_up
 
+    configure_worker_process()
     with worker.wsgi.app_context():
         rt = runtime()
         warm_up(rt)
