@@ -68,8 +68,9 @@ def post_worker_init(worker):
     """Load the face and liveness models in each worker before it takes requests, then give
     back the heap their loading freed (webapp/runtime/memory.py)."""
     from webapp.runtime.memory import release_free_heap
-    from webapp.runtime.worker import runtime, warm_up
+    from webapp.runtime.worker import configure_worker_process, runtime, warm_up
 
+    configure_worker_process()
     with worker.wsgi.app_context():
         rt = runtime()
         warm_up(rt)

@@ -72,8 +72,9 @@ def run(videos: list[str], challenges: int, interval_ms: float, overrides: dict[
     from ml.blink.paths import SHARED_IDENTITY, SHARED_VIDEOS
     from ml.paths import MODELS_DIR
     from ml.studies.attempts import Plan, discover, dispose, enroll, enrollment_images
-    from webapp.runtime.worker import runtime
+    from webapp.runtime.worker import configure_worker_process, runtime
 
+    configure_worker_process()  # what gunicorn's post-fork hook sets in every worker
     sources = {s.video: s for s in discover(SHARED_VIDEOS, SHARED_IDENTITY)}
     plan = Plan(SHARED_VIDEOS, SHARED_IDENTITY)
     profiler = StageProfiler()

@@ -276,7 +276,7 @@ def write_detector(src_dir: Path, out_dir: Path, metrics: dict[str, Any] | None 
             "model": {"file": CAFFEMODEL, "sha256": sha256_file(out_dir / CAFFEMODEL), "size_bytes": (out_dir / CAFFEMODEL).stat().st_size},
             "prototxt": {"file": PROTOTXT, "sha256": sha256_file(out_dir / PROTOTXT), "size_bytes": (out_dir / PROTOTXT).stat().st_size},
         },
-        "runtime": "cv2.dnn.readNetFromCaffe(prototxt, model); webapp.face.retinaface.RetinaFace (ml.pretrained.detector calls it)",
+        "runtime": "replaced by ml.detector.export (onnxruntime on retinaface.onnx)",
         "input": {
             "color_order": "BGR",
             "resize": f"frames over {INPUT_AREA_SIDE}x{INPUT_AREA_SIDE} px are resized to (int({INPUT_AREA_SIDE}*sqrt(w/h)), "
@@ -311,6 +311,9 @@ def write_detector(src_dir: Path, out_dir: Path, metrics: dict[str, Any] | None 
     }
     path = out_dir / "retinaface.json"
     path.write_text(json.dumps(card, indent=2) + "\n")
+    from ml.detector.export import export
+
+    export(out_dir)  # retinaface.onnx, what serving runs (rerun `python -m ml.detector parity --card` after)
     return path
 
 

@@ -1,7 +1,8 @@
 """The Silent-Face face detector on the training side: the service's own detector
 (``webapp.face.retinaface``), so the boxes studied and trained on are the ones served.
 
-The detector is a Caffe RetinaFace (mobilenet backbone) run through ``cv2.dnn``.
+The detector is a Caffe RetinaFace (mobilenet backbone), served as its ONNX port in onnxruntime
+(``python -m ml.detector export``; ``ml.detector.reference`` still runs the Caffe files in cv2.dnn).
 
 MiniFASNet was trained on crops around *this* detector's boxes (its crops are 2.7x and 4x the
 box, so box size and centre decide the framing), and the anchor figures use it too. Its input

@@ -8,6 +8,13 @@ input convention is the original repo's (read in ``src/anti_spoof_predict.py``):
 (104, 117, 123) without scaling, and ``detection_out`` rows are ``(image, label, confidence,
 x1, y1, x2, y2)`` normalised to the frame. Every number comes from the detector's card
 (``webapp/assets/detector/retinaface.json``).
+
+The network runs in onnxruntime (``retinaface.onnx``, the Caffe network converted by
+``python -m ml.detector export``: same weights, BatchNorm folded as cv2 folds it) like every
+other model, in one intra-op thread; cv2.dnn ran it in 2 threads for about 2.3x the CPU. The
+PriorBox and DetectionOutput layers are numpy (:mod:`webapp.face.ssd`), priors cached per input
+size. ``python -m ml.detector parity`` measured the boxes against the Caffe network through
+cv2.dnn on every login frame of the shared clips and PAD stills (figures in the card).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from webapp.face.ssd import DetectionParams, PriorLevel, detection_output, prior_boxes
 from webapp.face.types import Box
-from webapp.runtime.files import CardError, load_json, verify_file
+from webapp.runtime.files import CardError, cpu_session, load_json, verify_file
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "assets" / "detector"
 CARD_FILE = "retinaface.json"
@@ -54,84 +62,126 @@ class ScoredBox:
 class DetectorCard:
     name: str
     version: str
-    model: Path
+    model: Path  # the Caffe weights: the conversion's source and licence origin
     prototxt: Path
+    onnx: Path  # what serving runs
     area_side: int
     mean: tuple[float, float, float]
     min_confidence: float
     matched_confidence: float  # floor for a box of a face another detector already found
     sha256: dict[str, str]
+    priors: tuple[PriorLevel, ...]
+    detection: DetectionParams
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR, verify: bool = True) -> DetectorCard:
         data = load_json(directory / CARD_FILE)
         try:
             files: dict[str, Any] = data["files"]
+            post: dict[str, Any] = data["postprocess"]
+            out: dict[str, Any] = post["detection_output"]
             card = cls(
                 name=str(data["name"]),
-                version=str(data.get("version", files["model"]["sha256"][:12])),
+                version=str(data.get("version", files["onnx"]["sha256"][:12])),  # the file served
                 model=directory / files["model"]["file"],
                 prototxt=directory / files["prototxt"]["file"],
+                onnx=directory / files["onnx"]["file"],
                 area_side=int(data["input"]["area_side"]),
                 mean=tuple(float(v) for v in data["input"]["mean"]),  # type: ignore[arg-type]
                 min_confidence=float(data["confidence_threshold"]),
                 matched_confidence=float(data["matched_confidence_threshold"]),
-                sha256={"model": str(files["model"]["sha256"]), "prototxt": str(files["prototxt"]["sha256"])},
+                sha256={k: str(files[k]["sha256"]) for k in ("model", "prototxt", "onnx")},
+                priors=tuple(
+                    PriorLevel(tuple(float(v) for v in p["min_sizes"]), float(p["step"]), float(p["offset"])) for p in post["priors"]
+                ),
+                detection=DetectionParams(
+                    variance=tuple(float(v) for v in post["variance"]),  # type: ignore[arg-type]
+                    confidence_threshold=float(out["confidence_threshold"]),
+                    nms_threshold=float(out["nms_threshold"]),
+                    top_k=int(out["top_k"]),
+                    keep_top_k=int(out["keep_top_k"]),
+                ),
             )
+            if out.get("code_type", "CENTER_SIZE") != "CENTER_SIZE" or len(card.detection.variance) != 4 or not card.priors:
+                raise ValueError("postprocess needs CENTER_SIZE, 4 variances and at least one prior level")
+            for level in card.priors:
+                _ = level.downsampling  # a step that is no power of two is refused here
         except (KeyError, TypeError, ValueError) as exc:
             raise CardError(f"{CARD_FILE}: {exc}") from exc
         if verify:
-            verify_file(card.model, card.sha256["model"])
-            verify_file(card.prototxt, card.sha256["prototxt"])
+            for key, path in (("model", card.model), ("prototxt", card.prototxt), ("onnx", card.onnx)):
+                verify_file(path, card.sha256[key])
         return card
 
 
 class RetinaFace:
-    """The detector behind one lock (``cv2.dnn.Net.forward`` is not re-entrant)."""
+    """The detector: one onnxruntime session, opened once per process on first use (never in
+    gunicorn's master: the runtime that owns it is built in each worker), and the priors of
+    each input size seen."""
 
-    def __init__(self, card: DetectorCard) -> None:
+    def __init__(self, card: DetectorCard, threads: int = 1) -> None:
         self.card = card
-        self._net: Any = None
-        self._lock = threading.Lock()
+        self.threads = threads
+        self._session: Any = None
+        self._priors: dict[tuple[int, int], np.ndarray] = {}
+        self._lock = threading.Lock()  # guards the one-time opening only; run() is re-entrant
 
     @classmethod
-    def load(cls, directory: Path = DEFAULT_DIR, verify: bool = True) -> RetinaFace:
-        detector = cls(DetectorCard.load(directory, verify))
+    def load(cls, directory: Path = DEFAULT_DIR, verify: bool = True, threads: int = 1) -> RetinaFace:
+        """The card checked and the session opened now, so a broken file fails at load."""
+        detector = cls(DetectorCard.load(directory, verify), threads)
         detector._open()
         return detector
 
     def _open(self) -> Any:
-        if self._net is None:
-            net = cv2.dnn.readNetFromCaffe(str(self.card.prototxt), str(self.card.model))
-            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-            self._net = net
-        return self._net
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = cpu_session(self.card.onnx, self.threads)
+        return self._session
 
-    def network_input(self, bgr: np.ndarray) -> np.ndarray:
-        """The frame as the detector sees it: at most ~area_side^2 pixels, aspect kept."""
-        h, w = bgr.shape[:2]
+    def network_input(self, image: np.ndarray) -> np.ndarray:
+        """The frame as the detector sees it: at most ~area_side^2 pixels, aspect kept (any
+        channel order: the resize treats channels alike)."""
+        h, w = image.shape[:2]
         side = self.card.area_side
         if w * h < side * side:
-            return bgr
+            return image
         aspect = w / h
-        return cv2.resize(bgr, (int(side * math.sqrt(aspect)), int(side / math.sqrt(aspect))), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(image, (int(side * math.sqrt(aspect)), int(side / math.sqrt(aspect))), interpolation=cv2.INTER_LINEAR)
+
+    def blob(self, rgb: np.ndarray) -> np.ndarray:
+        """The 1x3xHxW network input of an RGB frame: resized first, then swapped to BGR and
+        the card's (BGR) mean subtracted inside blobFromImage. The same blob as flipping the
+        whole frame to BGR first, without a strided copy of the full frame (3 ms at 640x480)."""
+        return cv2.dnn.blobFromImage(np.ascontiguousarray(self.network_input(rgb)), 1.0, mean=self.card.mean, swapRB=True)
+
+    def priors(self, width: int, height: int) -> np.ndarray:
+        """The (N, 4) normalised priors of a ``width`` x ``height`` network input (cached)."""
+        key = (width, height)
+        cached = self._priors.get(key)
+        if cached is None:
+            cached = prior_boxes(self.card.priors, width, height)
+            if len(self._priors) < 64:  # frame sizes are few; a flood of odd sizes is not cached
+                self._priors[key] = cached
+        return cached
+
+    def rows(self, blob: np.ndarray) -> np.ndarray:
+        """``detection_out`` of a 1x3xHxW blob: rows ``(confidence, x1, y1, x2, y2)`` normalised
+        to the input, most confident first, down to the network's own floor."""
+        loc, conf = self._open().run(None, {"data": blob})
+        height, width = blob.shape[2:]
+        return detection_output(loc[0], conf[0], self.priors(width, height), self.card.detection)
 
     def detect(self, rgb: np.ndarray, min_confidence: float | None = None) -> list[ScoredBox]:
         """Faces of an RGB uint8 frame at or above ``min_confidence`` (the card's unless given),
         most confident first."""
         floor = self.card.min_confidence if min_confidence is None else min_confidence
-        bgr = np.ascontiguousarray(rgb[..., ::-1])
-        h, w = bgr.shape[:2]
-        blob = cv2.dnn.blobFromImage(np.ascontiguousarray(self.network_input(bgr)), 1.0, mean=self.card.mean)
-        with self._lock:
-            net = self._open()
-            net.setInput(blob, "data")
-            rows = np.asarray(net.forward("detection_out")).reshape(-1, 7)
+        h, w = rgb.shape[:2]
         boxes = [
-            ScoredBox(float(r[3] * w), float(r[4] * h), float(r[5] * w), float(r[6] * h), float(r[2]))
-            for r in rows
-            if r[2] >= floor and r[5] > r[3] and r[6] > r[4]
+            ScoredBox(float(r[1] * w), float(r[2] * h), float(r[3] * w), float(r[4] * h), float(r[0]))
+            for r in self.rows(self.blob(rgb))
+            if r[0] >= floor and r[3] > r[1] and r[4] > r[2]
         ]
         boxes.sort(key=lambda b: b.confidence, reverse=True)
         return boxes

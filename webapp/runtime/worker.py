@@ -85,7 +85,9 @@ class Runtime:
             return None
         if self.context is None:
             cfg = self.settings.models
-            self.context = self._attempt("context_detector", lambda: RetinaFace.load(cfg.context_detector_dir, cfg.verify))
+            self.context = self._attempt(
+                "context_detector", lambda: RetinaFace.load(cfg.context_detector_dir, cfg.verify, cfg.onnx_threads)
+            )
         return self.context
 
     def blink_judge(self) -> BlinkDetector | OperatingPoint | None:
@@ -143,6 +145,22 @@ def build_runtime(app: Flask) -> Runtime:
 def warm_up(rt: Runtime) -> None:
     """gunicorn's post-fork hook (gunicorn.conf.py) warms each worker through this."""
     rt.warm_up()
+
+
+def configure_worker_process() -> None:
+    """Per-process settings of a serving worker, applied by gunicorn's post-fork hook (and by
+    ``benchmarks.login_cost``, which serves in-process).
+
+    OpenCV's own thread pool off (``cv2.setNumThreads(1)``): the cv2 work left in a request
+    (JPEG decode, colour conversions, resizes, the detector's blob) is small, and with one sync
+    worker per core a second thread only competes with the other worker. Measured on the
+    login benchmark, back to back: median CPU per live frame 72.3 -> 68.7 ms, per granted login
+    3.38 -> 3.27 s (benchmarks/results/login-cost-detector-onnx*.json); onnxruntime's sessions
+    are already one intra-op thread each (ONNX_THREADS).
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def runtime() -> Runtime:
