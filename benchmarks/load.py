@@ -92,7 +92,11 @@ def prepare_clip(video: str, width: int) -> tuple[Script, list[bytes], Any]:
             for step, seg in zip(pair, plan, strict=True):
                 chosen.setdefault(step, seg)
     first = min((s[0] for s in chosen.values()), default=0)
-    baseline = prompted.baseline_start(clip, first, prompted.neutral_yaw(clip.yaws))
+    # Where a person following the prompts starts (the prompted study's Playback start): the
+    # rest frames (frontal, eyes open) closest before the first move.
+    rest = prompted.rest_frames(clip.yaws, clip.ears, prompted.neutral_yaw(clip.yaws))
+    start = prompted.rest_run_before(rest, first) if any(rest) else None
+    baseline = start if start is not None else max(0, first - 3)
     images, want = enrollment_images(Plan(SHARED_VIDEOS, SHARED_IDENTITY), src)
     return Script([d for _t, d in clip.frames], chosen, baseline), images[: want or len(images)], src
 
