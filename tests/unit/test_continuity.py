@@ -156,3 +156,17 @@ def test_signature_json_round_trip_and_size() -> None:
     assert c.scene == pytest.approx(0.0, abs=1e-3) and c.face == pytest.approx(0.0) and breaks(c, SETTINGS) == []
     no_enc = FrameSignature.from_json(json.loads(json.dumps(sig(frame(texture(9))).to_json())))
     assert no_enc.encoding is None
+
+
+def test_the_masked_shift_stack_is_the_full_stack_at_the_kept_cells() -> None:
+    """scene_change interpolates only the background cells it compares: the very values (bit
+    for bit) of the full stack at those cells, for every shift of both search grids."""
+    from webapp.challenge.continuity import _grid, _shift_stack
+
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (18, 24)).astype(np.float32)
+    keep = rng.random((18, 24)) > 0.55
+    for shifts in (_grid((0.0, 0.0), 3.0, 0.5), _grid((1.25, -2.5), 0.375, 0.125)):
+        full = _shift_stack(img, shifts)
+        assert full.shape == (len(shifts), 18, 24)
+        assert np.array_equal(_shift_stack(img, shifts, keep), full[:, keep])

@@ -209,17 +209,25 @@ def background_mask(box_a: Sequence[float], box_b: Sequence[float], s: SceneSett
 _PAD = 3  # cells of edge replication around the thumbnail (the largest shift searched)
 
 
-def _shift_stack(img: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+def _shift_stack(img: np.ndarray, shifts: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     """``img`` (h, w) moved by each (dx, dy) of ``shifts`` (K, 2; |d| <= 2 cells): bilinear
-    interpolation, edges replicated, all K shifts gathered at once."""
+    interpolation, edges replicated, all K shifts gathered at once: (K, h, w), or (K, n) for
+    only the ``keep`` cells (a boolean (h, w) mask, row-major order: the same values as the full
+    stack indexed ``[:, keep]``, without interpolating the masked cells, half of them or more)."""
     h, w = img.shape
     padded = cv2.copyMakeBorder(img, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_REPLICATE)
     sy = np.arange(h)[None, :] + _PAD - shifts[:, 1:2]  # (K, h) source rows
     sx = np.arange(w)[None, :] + _PAD - shifts[:, 0:1]  # (K, w) source columns
     y0 = np.clip(np.floor(sy).astype(int), 0, h + 2 * _PAD - 2)
     x0 = np.clip(np.floor(sx).astype(int), 0, w + 2 * _PAD - 2)
-    fy, fx = (sy - y0)[:, :, None], (sx - x0)[:, None, :]
-    r0, r1, c0, c1 = y0[:, :, None], y0[:, :, None] + 1, x0[:, None, :], x0[:, None, :] + 1
+    if keep is None:
+        fy, fx = (sy - y0)[:, :, None], (sx - x0)[:, None, :]
+        r0, c0 = y0[:, :, None], x0[:, None, :]
+    else:
+        rows, cols = np.nonzero(keep)
+        fy, fx = (sy - y0)[:, rows], (sx - x0)[:, cols]
+        r0, c0 = y0[:, rows], x0[:, cols]
+    r1, c1 = r0 + 1, c0 + 1
     top = padded[r0, c0] * (1 - fx) + padded[r0, c1] * fx
     bottom = padded[r1, c0] * (1 - fx) + padded[r1, c1] * fx
     return np.asarray(top * (1 - fy) + bottom * fy)
@@ -265,7 +273,7 @@ def scene_change(
         if shifts is None:
             shifts = _grid(best[1], 0.375, 0.125)
             shifts = shifts[(np.abs(shifts) <= limit + 1e-9).all(axis=1)]
-        res, gain = _residuals(_shift_stack(a, shifts)[:, keep], b, s.gain_range)
+        res, gain = _residuals(_shift_stack(a, shifts, keep), b, s.gain_range)
         k = int(np.argmin(res))
         if res[k] < best[0]:
             best = (float(res[k]), (float(shifts[k, 0]), float(shifts[k, 1])), float(gain[k]))
