@@ -44,7 +44,7 @@ def enrollment_guidance(guide: GuidanceSettings, bars: EnrollSettings) -> Guidan
 def preview_frame(rgb: np.ndarray, rt: Runtime, guide: GuidanceSettings, bars: EnrollSettings) -> Preview:
     """Detect, measure and hint one frame (one face detection and a few numpy operations: no
     landmarks, no encoding, no liveness model)."""
-    boxes = rt.engine.detect(rgb)
+    boxes = rt.require_face().detect(rgb)
     quality = measure_quality(rgb, boxes[0]) if len(boxes) == 1 else None
     look = look_at(rgb, boxes, quality)
     found = set(hints_for(look, enrollment_guidance(guide, bars)))

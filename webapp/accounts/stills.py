@@ -28,7 +28,7 @@ class StillFace:
 
 def single_face(rgb: np.ndarray, rt: Runtime, quality_bars: EnrollSettings | None = None) -> StillFace:
     """Find exactly one face in a still (enrollment photo, admin check) and measure it."""
-    boxes = rt.engine.detect(rgb)
+    boxes = rt.require_face().detect(rgb)
     if not boxes:
         return StillFace("no_face")
     if len(boxes) > 1:
@@ -46,7 +46,7 @@ def score_still(
 ) -> tuple[int, Box | None, LivenessScore | None]:
     """Passive liveness of the largest face in a still, scored as a login frame is: with the
     claimed user's ``references`` the identity-aware members vote, without them they abstain."""
-    boxes = rt.engine.detect(rgb)
+    boxes = rt.require_face().detect(rgb)
     if not boxes:
         return 0, None, None
     return len(boxes), boxes[0], score_liveness(rt, rgb, boxes[0], references)[0]

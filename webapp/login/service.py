@@ -157,6 +157,7 @@ def submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq
 def _submit_frame(attempt: LoginAttempt, data: bytes, rgb: np.ndarray, client_seq: int | None, arrived_at: datetime) -> FrameOutcome:
     public_id = attempt.public_id  # read now: after a failed flush the row cannot be read
     rt = runtime()
+    rt.require_face()
     policy = rt.policy()
     state = AttemptState.from_json(attempt.progress)
     encode = needs_encoding(state, settings().encoding)

@@ -64,6 +64,17 @@ class Runtime:
             log.error("%s model unavailable: %s", role, exc)
             raise ServiceUnavailable(_UNAVAILABLE[role]) from None
 
+    def require_face(self) -> FaceEngine:
+        """The face engine once its models have loaded (dlib's, and the ONNX identity encoder
+        when FACE_ENCODER selects it); 503 otherwise, as for every other model, never a 500 on
+        the frame that first needs a broken file."""
+        self._attempt("face", self._load_face)
+        return self.engine
+
+    def _load_face(self) -> None:
+        self.engine.load()
+        self.engine.load_encoder()
+
     def require_ensemble(self) -> LivenessEnsemble:
         if self.ensemble is None:
             raise ServiceUnavailable(_UNAVAILABLE["liveness"])
@@ -107,8 +118,7 @@ class Runtime:
     def warm_up(self) -> None:
         """Load every model now; failures are recorded, not raised."""
         steps = (
-            ("face", self.engine.load),
-            ("face", self.engine.load_encoder),  # the ONNX encoder (FACE_ENCODER=onnx): workers only
+            ("face", self._load_face),  # dlib, and the ONNX encoder (FACE_ENCODER=onnx): workers only
             ("liveness", self._load_ensemble),
             ("blink", self.require_blink),
             ("context_detector", self._load_context),
