@@ -38,7 +38,10 @@ class _Detector:
 
 
 def _runtime(*boxes: Box) -> Any:
-    return SimpleNamespace(engine=_Detector(list(boxes)))
+    """A runtime whose face engine is the scripted detector (``require_face`` as the real
+    Runtime's, with the models loaded)."""
+    engine = _Detector(list(boxes))
+    return SimpleNamespace(engine=engine, require_face=lambda: engine)
 
 
 def _frame(level: int = 120, face_level: int = 130, box: Box | None = None, w: int = 640, h: int = 480, sharp: bool = True) -> np.ndarray:
