@@ -91,12 +91,13 @@ def prepare_clip(video: str, width: int) -> tuple[Script, list[bytes], Any]:
         if plan is not None:
             for step, seg in zip(pair, plan, strict=True):
                 chosen.setdefault(step, seg)
-    first = min((s[0] for s in chosen.values()), default=0)
-    # Where a person following the prompts starts (the prompted study's Playback start): the
+    # Where a person following the prompts starts: the prompted study's own Playback start, the
     # rest frames (frontal, eyes open) closest before the first move.
     rest = prompted.rest_frames(clip.yaws, clip.ears, prompted.neutral_yaw(clip.yaws))
-    start = prompted.rest_run_before(rest, first) if any(rest) else None
-    baseline = start if start is not None else max(0, first - 3)
+    if chosen:
+        baseline = prompted.Playback(rest, chosen, min(chosen, key=lambda step: chosen[step][0])).cursor
+    else:  # no step can be played: the clip's first rest frames
+        baseline = (prompted.rest_run_before(rest, 0) if any(rest) else None) or 0
     images, want = enrollment_images(Plan(SHARED_VIDEOS, SHARED_IDENTITY), src)
     return Script([d for _t, d in clip.frames], chosen, baseline), images[: want or len(images)], src
 
